@@ -1,0 +1,1 @@
+//! pd-client library.
