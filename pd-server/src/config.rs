@@ -221,7 +221,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let msg = e.message().to_string();
         let key = match e.span() {
             Some(span) => {
-                let line = text.get(..span.start).map(|t| t.lines().count()).unwrap_or(0);
+                let line = text
+                    .get(..span.start)
+                    .map(|t| t.lines().count())
+                    .unwrap_or(0);
                 format!("line {line}")
             }
             None => "config".to_string(),
@@ -243,7 +246,10 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         return Err(err("server.state-dir", "must be an absolute path"));
     }
     let duid = match &s.duid {
-        Some(d) => Some(d.parse::<Duid>().map_err(|e| err("server.duid", e.to_string()))?),
+        Some(d) => Some(
+            d.parse::<Duid>()
+                .map_err(|e| err("server.duid", e.to_string()))?,
+        ),
         None => None,
     };
     if let Some(filter) = &s.log_level {
@@ -257,7 +263,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut pools: Vec<PoolConfig> = Vec::new();
     for (i, p) in raw.pool.iter().enumerate() {
         let pc = validate_pool(i, p)?;
-        if let Some((j, other)) = pools.iter().enumerate().find(|(_, o)| o.prefix.overlaps(&pc.prefix)) {
+        if let Some((j, other)) = pools
+            .iter()
+            .enumerate()
+            .find(|(_, o)| o.prefix.overlaps(&pc.prefix))
+        {
             return Err(err(
                 format!("pool[{i}].prefix"),
                 format!("{} overlaps pool[{j}] ({})", pc.prefix, other.prefix),
@@ -268,9 +278,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let mut reservations: Vec<Reservation> = Vec::new();
     for (i, r) in raw.reservation.iter().enumerate() {
         let key = |k: &str| format!("reservation[{i}].{k}");
-        let duid = r.duid.parse::<Duid>().map_err(|e| err(key("duid"), e.to_string()))?;
-        let prefix: Prefix = r.prefix.parse().map_err(|e: pd_core::prefix::PrefixError| err(key("prefix"), e.to_string()))?;
-        if !pools.iter().any(|p| p.prefix.contains(&prefix) && p.delegated_len == prefix.len()) {
+        let duid = r
+            .duid
+            .parse::<Duid>()
+            .map_err(|e| err(key("duid"), e.to_string()))?;
+        let prefix: Prefix = r
+            .prefix
+            .parse()
+            .map_err(|e: pd_core::prefix::PrefixError| err(key("prefix"), e.to_string()))?;
+        if !pools
+            .iter()
+            .any(|p| p.prefix.contains(&prefix) && p.delegated_len == prefix.len())
+        {
             return Err(err(
                 key("prefix"),
                 format!("{prefix} is not a delegated prefix of any pool (it must lie inside a pool and have its delegated-length)"),
@@ -279,10 +298,20 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         if reservations.iter().any(|o| o.prefix == prefix) {
             return Err(err(key("prefix"), format!("{prefix} is reserved twice")));
         }
-        if reservations.iter().any(|o| o.duid == duid && o.iaid == r.iaid) {
-            return Err(err(key("duid"), "this client (and IAID) already has a reservation"));
+        if reservations
+            .iter()
+            .any(|o| o.duid == duid && o.iaid == r.iaid)
+        {
+            return Err(err(
+                key("duid"),
+                "this client (and IAID) already has a reservation",
+            ));
         }
-        reservations.push(Reservation { duid, iaid: r.iaid, prefix });
+        reservations.push(Reservation {
+            duid,
+            iaid: r.iaid,
+            prefix,
+        });
     }
     if let Some(script) = &raw.hooks.script {
         if !script.is_absolute() {
@@ -327,22 +356,33 @@ fn validate_pool(i: usize, p: &RawPool) -> Result<PoolConfig, ConfigError> {
         .map_err(|e: pd_core::prefix::PrefixError| err(key("prefix"), e.to_string()))?;
     let delegated_len = p.delegated_length.unwrap_or(64);
     if delegated_len > 128 {
-        return Err(err(key("delegated-length"), format!("{delegated_len} is over 128")));
+        return Err(err(
+            key("delegated-length"),
+            format!("{delegated_len} is over 128"),
+        ));
     }
     if delegated_len <= prefix.len() {
         return Err(err(
             key("delegated-length"),
-            format!("{delegated_len} must be longer than the pool's prefix length {}", prefix.len()),
+            format!(
+                "{delegated_len} must be longer than the pool's prefix length {}",
+                prefix.len()
+            ),
         ));
     }
     if delegated_len - prefix.len() > MAX_SLOT_BITS {
         return Err(err(
             key("delegated-length"),
-            format!("a /{} split into /{delegated_len}s is more than 2^{MAX_SLOT_BITS} prefixes", prefix.len()),
+            format!(
+                "a /{} split into /{delegated_len}s is more than 2^{MAX_SLOT_BITS} prefixes",
+                prefix.len()
+            ),
         ));
     }
     let valid = p.valid_lifetime.unwrap_or(7200);
-    let preferred = p.preferred_lifetime.unwrap_or_else(|| scale_lifetime(valid, 1, 2));
+    let preferred = p
+        .preferred_lifetime
+        .unwrap_or_else(|| scale_lifetime(valid, 1, 2));
     if valid == 0 {
         return Err(err(key("valid-lifetime"), "must be greater than 0"));
     }
@@ -359,15 +399,16 @@ fn validate_pool(i: usize, p: &RawPool) -> Result<PoolConfig, ConfigError> {
         return Err(err(key("t1"), format!("{t1} is greater than t2 {t2}")));
     }
     if t2 > valid && t2 != INFINITY {
-        return Err(err(key("t2"), format!("{t2} is greater than valid-lifetime {valid}")));
+        return Err(err(
+            key("t2"),
+            format!("{t2} is greater than valid-lifetime {valid}"),
+        ));
     }
     if let Some(name) = &p.interface {
         check_ifname(key("interface"), name)?;
     }
     let link = match &p.link {
-        Some(l) => Some(
-            Prefix::parse_truncating(l).map_err(|e| err(key("link"), e.to_string()))?,
-        ),
+        Some(l) => Some(Prefix::parse_truncating(l).map_err(|e| err(key("link"), e.to_string()))?),
         None => None,
     };
     if p.interface.is_some() && link.is_some() {

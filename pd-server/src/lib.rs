@@ -3,7 +3,13 @@
 //! `config` (pure) → `engine` (pure state machine) → effects executed by
 //! `driver` (sockets, sled `store`, routes, hooks).
 
+pub mod cli;
 pub mod config;
+pub mod control;
+pub mod driver;
+pub mod engine;
 pub mod lease;
+pub mod leases_cmd;
 pub mod pool;
 pub mod store;
+pub mod view;

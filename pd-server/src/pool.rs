@@ -26,6 +26,7 @@ pub struct Pool {
     taken: HashSet<u64>,
     freed: BTreeSet<u64>,
     reserved: HashSet<u64>,
+    remembered: HashSet<u64>,
 }
 
 impl Pool {
@@ -48,6 +49,7 @@ impl Pool {
             taken: HashSet::new(),
             freed: BTreeSet::new(),
             reserved: HashSet::new(),
+            remembered: HashSet::new(),
         })
     }
 
@@ -84,7 +86,8 @@ impl Pool {
         if slot >= self.capacity {
             return None;
         }
-        self.prefix.nth_subprefix(self.delegated_len, u128::from(slot))
+        self.prefix
+            .nth_subprefix(self.delegated_len, u128::from(slot))
     }
 
     /// Is `slot` free and not reserved?
@@ -114,15 +117,30 @@ impl Pool {
         if slot < self.cursor {
             self.freed.remove(&slot);
         }
+        self.remembered.remove(&slot);
         true
     }
 
-    /// Move the cursor past taken and reserved slots (each slot is passed
-    /// once over the pool's life: amortised O(1)).
+    /// Note a free slot that had an owner before a restart: it is handed
+    /// out only after the fresh slots, like one freed at run time.
+    pub fn remember(&mut self, slot: u64) {
+        if slot >= self.cursor && slot < self.capacity && !self.taken.contains(&slot) {
+            self.remembered.insert(slot);
+        }
+    }
+
+    /// Move the cursor past taken, reserved and remembered slots (each slot
+    /// is passed once over the pool's life: amortised O(1)).
     fn settle(&mut self) {
-        while self.cursor < self.capacity
-            && (self.taken.contains(&self.cursor) || self.reserved.contains(&self.cursor))
-        {
+        while self.cursor < self.capacity {
+            let s = self.cursor;
+            if self.remembered.remove(&s) {
+                if !self.taken.contains(&s) && !self.reserved.contains(&s) {
+                    self.freed.insert(s);
+                }
+            } else if !self.taken.contains(&s) && !self.reserved.contains(&s) {
+                return;
+            }
             self.cursor += 1;
         }
     }
@@ -146,8 +164,15 @@ impl Pool {
 
     /// Free a slot. Freeing a free slot is a no-op.
     pub fn free(&mut self, slot: u64) {
-        if self.taken.remove(&slot) && slot < self.cursor && !self.reserved.contains(&slot) {
+        if !self.taken.remove(&slot) || self.reserved.contains(&slot) {
+            return;
+        }
+        if slot < self.cursor {
             self.freed.insert(slot);
+        } else {
+            // Handed out ahead of the cursor (a hint): it keeps its place
+            // behind the fresh slots too.
+            self.remembered.insert(slot);
         }
     }
 }
@@ -201,6 +226,31 @@ mod tests {
         assert_eq!(p.allocate(), None); // still reserved
         p.free(1);
         assert_eq!(p.allocate(), Some(1));
+    }
+
+    #[test]
+    fn freed_hinted_slot_waits_behind_fresh_ones() {
+        let mut p = pool("2001:db8::/62", 64);
+        assert!(p.take(0));
+        assert!(p.take(2));
+        p.free(0);
+        p.free(2);
+        assert_eq!(p.allocate(), Some(1));
+        assert_eq!(p.allocate(), Some(3));
+        assert_eq!(p.allocate(), Some(0));
+        assert_eq!(p.allocate(), Some(2));
+    }
+
+    #[test]
+    fn remembered_slots_come_after_fresh_ones() {
+        let mut p = pool("2001:db8::/62", 64);
+        p.remember(0);
+        p.remember(2);
+        assert_eq!(p.allocate(), Some(1));
+        assert_eq!(p.allocate(), Some(3));
+        assert_eq!(p.allocate(), Some(0));
+        assert!(p.take(2));
+        assert_eq!(p.allocate(), None);
     }
 
     #[test]

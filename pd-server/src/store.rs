@@ -119,6 +119,24 @@ impl LeaseStore for SledStore {
     }
 
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+        self.write_unflushed(clock, put, delete)?;
+        self.db.flush().map_err(|source| StoreError::Io {
+            op: "flush",
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// Write without the flush: only for measuring what durability costs
+    /// (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
+    pub fn write_unflushed(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+    ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for l in put {
             batch.insert(&key(&l.prefix)[..], encode(l, clock));
@@ -126,13 +144,10 @@ impl LeaseStore for SledStore {
         for p in delete {
             batch.remove(&key(p)[..]);
         }
-        self.db
-            .apply_batch(batch)
-            .map_err(|source| StoreError::Io { op: "write", source })?;
-        self.db
-            .flush()
-            .map_err(|source| StoreError::Io { op: "flush", source })?;
-        Ok(())
+        self.db.apply_batch(batch).map_err(|source| StoreError::Io {
+            op: "write",
+            source,
+        })
     }
 }
 
@@ -200,7 +215,8 @@ pub fn decode(k: &[u8], v: &[u8], clock: Clock) -> Result<Lease, StoreError> {
     let (a, l) = kb.split_at(16);
     let addr: [u8; 16] = a.try_into().map_err(|_| corrupt("key"))?;
     let len = l.first().copied().unwrap_or(255);
-    let prefix = Prefix::new(Ipv6Addr::from(addr), len).map_err(|_| corrupt("bad prefix in key"))?;
+    let prefix =
+        Prefix::new(Ipv6Addr::from(addr), len).map_err(|_| corrupt("bad prefix in key"))?;
     let mut r = Reader(v);
     if r.u8() != Some(VERSION) {
         return Err(corrupt("unknown record version"));
@@ -243,7 +259,10 @@ mod tests {
     fn lease(n: u16, state: LeaseState) -> Lease {
         Lease {
             prefix: format!("2001:db8:2222:{n:x}::/64").parse().unwrap(),
-            client: ClientKey { duid: Duid::ll(1, &[2, 0, 0, 0, 0, n as u8]), iaid: u32::from(n) },
+            client: ClientKey {
+                duid: Duid::ll(1, &[2, 0, 0, 0, 0, n as u8]),
+                iaid: u32::from(n),
+            },
             state,
             preferred_until: Timestamp::from_secs(1_000 + u64::from(n)),
             valid_until: Timestamp::NEVER,
@@ -252,7 +271,10 @@ mod tests {
         }
     }
 
-    const CLOCK: Clock = Clock { mono: Timestamp::from_secs(500), wall: 1_700_000_000 };
+    const CLOCK: Clock = Clock {
+        mono: Timestamp::from_secs(500),
+        wall: 1_700_000_000,
+    };
 
     #[test]
     fn clock_conversion() {
@@ -263,8 +285,14 @@ mod tests {
         // Long past: floors at the origin, which is in the past.
         assert_eq!(CLOCK.to_mono(1), Timestamp::ZERO);
         // After a restart (new monotonic origin) the wall time carries over.
-        let later = Clock { mono: Timestamp::from_secs(5), wall: 1_700_000_050 };
-        assert_eq!(later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))), Timestamp::from_secs(55));
+        let later = Clock {
+            mono: Timestamp::from_secs(5),
+            wall: 1_700_000_050,
+        };
+        assert_eq!(
+            later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))),
+            Timestamp::from_secs(55)
+        );
     }
 
     #[test]
@@ -273,11 +301,20 @@ mod tests {
         let v = encode(&l, CLOCK);
         assert_eq!(decode(&key(&l.prefix), &v, CLOCK).unwrap(), l);
         for cut in 0..v.len() {
-            assert!(decode(&key(&l.prefix), &v[..cut], CLOCK).is_err(), "cut at {cut}");
+            assert!(
+                decode(&key(&l.prefix), &v[..cut], CLOCK).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut bad = v.clone();
         bad[0] = 9;
-        assert!(matches!(decode(&key(&l.prefix), &bad, CLOCK), Err(StoreError::Corrupt { reason: "unknown record version", .. })));
+        assert!(matches!(
+            decode(&key(&l.prefix), &bad, CLOCK),
+            Err(StoreError::Corrupt {
+                reason: "unknown record version",
+                ..
+            })
+        ));
         assert!(decode(&[1, 2, 3], &v, CLOCK).is_err());
     }
 
@@ -287,8 +324,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         {
             let s = SledStore::open(&dir).unwrap();
-            s.write(CLOCK, &[lease(1, LeaseState::Active), lease(2, LeaseState::Expired)], &[]).unwrap();
-            s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix]).unwrap();
+            s.write(
+                CLOCK,
+                &[lease(1, LeaseState::Active), lease(2, LeaseState::Expired)],
+                &[],
+            )
+            .unwrap();
+            s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix])
+                .unwrap();
         }
         let s = SledStore::open(&dir).unwrap();
         assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
