@@ -73,7 +73,8 @@ fn full_ra() -> RouterAdvert {
     }
 }
 
-/// `full_ra()` on the wire, field by field.
+/// `full_ra()` on the wire, field by field. (Sent once by hand through a
+/// raw ICMPv6 socket in a namespace, radvdump 2.19 read back every field.)
 fn full_ra_bytes() -> Vec<u8> {
     h(&[
         // RFC 4861 §4.2 header.
@@ -509,4 +510,26 @@ fn ip_level_checks() {
         Err(RaError::UnspecifiedWithLladdr)
     );
     assert_eq!(check_rs_ip(ll, 1, &without), Err(RaError::HopLimit(1)));
+}
+
+#[test]
+fn captured_real_solicitations_decode() {
+    // Captured with tcpdump on a veth in a network namespace: the Linux
+    // kernel's RS at link-up (with SLLA) and rdisc6's (without), both from
+    // fe80::5054:ff:fe12:3456 with hop limit 255. The checksums are the
+    // kernel's; decoding ignores them.
+    let src = a("fe80::5054:ff:fe12:3456");
+    let kernel = h(&["8500 71b5 0000 0000 0101 5254 0012 3456"]);
+    let rs = decode_rs(&kernel).unwrap();
+    assert_eq!(rs.source_lladdr, Some(MAC));
+    assert_eq!(check_rs_ip(src, 255, &rs), Ok(()));
+    // Re-encoding differs only in the checksum the kernel fills.
+    let mut ours = encode_rs(&rs);
+    ours[2..4].copy_from_slice(&[0x71, 0xb5]);
+    assert_eq!(ours, kernel);
+
+    let rdisc6 = h(&["8500 f97a 0000 0000"]);
+    let rs = decode_rs(&rdisc6).unwrap();
+    assert_eq!(rs, RouterSolicit::default());
+    assert_eq!(check_rs_ip(src, 255, &rs), Ok(()));
 }
