@@ -35,7 +35,8 @@ impl Timestamp {
     }
 
     /// This instant plus `d`, saturating at [`Timestamp::NEVER`].
-    pub fn plus(self, d: Duration) -> Self {
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(self, d: Duration) -> Self {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Timestamp(self.0.saturating_add(ms))
     }
@@ -107,7 +108,7 @@ mod tests {
     fn huge_values_saturate() {
         let t = Timestamp::from_millis(u64::MAX - 5);
         assert_eq!(t.add_secs(10), Timestamp::NEVER);
-        assert_eq!(t.plus(Duration::from_secs(1)), Timestamp::NEVER);
+        assert_eq!(t.add(Duration::from_secs(1)), Timestamp::NEVER);
         assert_eq!(Timestamp::ZERO.since(t), Duration::ZERO);
         // The largest finite lifetime never turns into infinity.
         assert_eq!(
