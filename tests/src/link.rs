@@ -22,8 +22,20 @@ pub struct AddrInfo {
 /// DAD off on both ends, both up. `a` and `b` may be the same namespace.
 pub fn veth(a: &Netns, if_a: &str, mac_a: &str, b: &Netns, if_b: &str, mac_b: &str) {
     a.ip(&[
-        "link", "add", if_a, "address", mac_a, "type", "veth", "peer", "name", if_b, "address",
-        mac_b, "netns", b.name(),
+        "link",
+        "add",
+        if_a,
+        "address",
+        mac_a,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        if_b,
+        "address",
+        mac_b,
+        "netns",
+        b.name(),
     ]);
     for (ns, ifname) in [(a, if_a), (b, if_b)] {
         ns.sysctl(&format!("net.ipv6.conf.{ifname}.accept_dad"), "0");

@@ -132,8 +132,8 @@ impl Netns {
         let handle = std::thread::Builder::new()
             .name(format!("in-{name}"))
             .spawn(move || {
-                let file = File::open(&path)
-                    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+                let file =
+                    File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
                 setns(&file, CloneFlags::CLONE_NEWNET)
                     .unwrap_or_else(|e| panic!("setns into {name}: {e}"));
                 let rt = tokio::runtime::Builder::new_current_thread()

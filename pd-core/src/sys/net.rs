@@ -210,7 +210,10 @@ impl DhcpSocket {
     /// The next queued datagram, or `Ok(None)` when none is waiting.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<RxInfo>> {
         loop {
-            match self.sock.try_io(Interest::READABLE, || recv_raw(&self.sock, buf)) {
+            match self
+                .sock
+                .try_io(Interest::READABLE, || recv_raw(&self.sock, buf))
+            {
                 Ok(raw) => {
                     if let Some(info) = Self::accept(raw) {
                         return Ok(Some(info));
@@ -226,7 +229,9 @@ impl DhcpSocket {
     /// decide; needed for link-local and multicast destinations).
     pub async fn send(&self, bytes: &[u8], to: SocketAddrV6, ifindex: u32) -> io::Result<usize> {
         self.sock
-            .async_io(Interest::WRITABLE, || send_raw(&self.sock, bytes, to, ifindex, None))
+            .async_io(Interest::WRITABLE, || {
+                send_raw(&self.sock, bytes, to, ifindex, None)
+            })
             .await
     }
 }
@@ -311,7 +316,10 @@ impl IcmpSocket {
     /// The next queued message with hop limit 255, or `Ok(None)`.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<IcmpRxInfo>> {
         loop {
-            match self.sock.try_io(Interest::READABLE, || recv_raw(&self.sock, buf)) {
+            match self
+                .sock
+                .try_io(Interest::READABLE, || recv_raw(&self.sock, buf))
+            {
                 Ok(raw) => {
                     if let Some(info) = Self::accept(raw) {
                         return Ok(Some(info));
@@ -335,7 +343,9 @@ impl IcmpSocket {
     ) -> io::Result<usize> {
         let to = SocketAddrV6::new(dst, 0, 0, 0);
         self.sock
-            .async_io(Interest::WRITABLE, || send_raw(&self.sock, bytes, to, ifindex, src))
+            .async_io(Interest::WRITABLE, || {
+                send_raw(&self.sock, bytes, to, ifindex, src)
+            })
             .await
     }
 }
@@ -363,7 +373,10 @@ mod tests {
 
     #[test]
     fn icmp_hop_limit_must_be_255() {
-        assert_eq!(IcmpSocket::accept(raw(Some(255), false)).unwrap().hop_limit, 255);
+        assert_eq!(
+            IcmpSocket::accept(raw(Some(255), false)).unwrap().hop_limit,
+            255
+        );
         assert!(IcmpSocket::accept(raw(Some(64), false)).is_none());
         assert!(IcmpSocket::accept(raw(Some(1), false)).is_none());
         assert!(IcmpSocket::accept(raw(None, false)).is_none());
@@ -392,18 +405,26 @@ mod tests {
         let lo = ifindex("lo").unwrap();
         let mut buf = [0u8; 64];
         assert!(b.try_recv(&mut buf).unwrap().is_none());
-        a.send(b"hello", SocketAddrV6::new(Ipv6Addr::LOCALHOST, pb, 0, 0), 0)
-            .await
-            .unwrap();
+        a.send(
+            b"hello",
+            SocketAddrV6::new(Ipv6Addr::LOCALHOST, pb, 0, 0),
+            0,
+        )
+        .await
+        .unwrap();
         let info = b.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..info.len], b"hello");
         assert_eq!(info.dst, Ipv6Addr::LOCALHOST);
         assert_eq!(info.ifindex, lo);
         assert_eq!(info.src.port(), a.local_port().unwrap());
         // Explicit egress interface works too; try_recv drains it.
-        b.send(b"back", SocketAddrV6::new(Ipv6Addr::LOCALHOST, a.local_port().unwrap(), 0, 0), lo)
-            .await
-            .unwrap();
+        b.send(
+            b"back",
+            SocketAddrV6::new(Ipv6Addr::LOCALHOST, a.local_port().unwrap(), 0, 0),
+            lo,
+        )
+        .await
+        .unwrap();
         let info = loop {
             if let Some(i) = a.try_recv(&mut buf).unwrap() {
                 break i;

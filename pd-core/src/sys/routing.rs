@@ -127,7 +127,11 @@ impl NlFail {
 }
 
 /// `Ok` for success or a missing object, the error otherwise.
-fn missing_ok(r: Result<(), NlFail>, op: &'static str, object: impl ToString) -> Result<(), RoutingError> {
+fn missing_ok(
+    r: Result<(), NlFail>,
+    op: &'static str,
+    object: impl ToString,
+) -> Result<(), RoutingError> {
     match r {
         Err(e) if e.is_missing() => Ok(()),
         r => r.map_err(|e| e.context(op, object)),
@@ -231,9 +235,8 @@ impl Router {
         prefix_len: u8,
         nodad: bool,
     ) -> Result<(), RoutingError> {
-        let m = RouteNetlinkMessage::NewAddress(msg::address_message(
-            ifindex, addr, prefix_len, nodad,
-        ));
+        let m =
+            RouteNetlinkMessage::NewAddress(msg::address_message(ifindex, addr, prefix_len, nodad));
         self.ack(m, NLM_F_CREATE | NLM_F_REPLACE)
             .await
             .map_err(|e| e.context("address add", format!("{addr}/{prefix_len} dev {ifindex}")))
@@ -246,9 +249,8 @@ impl Router {
         addr: Ipv6Addr,
         prefix_len: u8,
     ) -> Result<(), RoutingError> {
-        let m = RouteNetlinkMessage::DelAddress(msg::address_message(
-            ifindex, addr, prefix_len, false,
-        ));
+        let m =
+            RouteNetlinkMessage::DelAddress(msg::address_message(ifindex, addr, prefix_len, false));
         missing_ok(
             self.ack(m, 0).await,
             "address delete",
@@ -280,17 +282,16 @@ impl Router {
         addr: Ipv6Addr,
         lladdr: [u8; 6],
     ) -> Result<(), RoutingError> {
-        let m = RouteNetlinkMessage::NewNeighbour(msg::neighbour_message(
-            ifindex,
-            addr,
-            Some(lladdr),
-        ));
-        self.ack(m, NLM_F_CREATE | NLM_F_REPLACE).await.map_err(|e| {
-            e.context(
-                "neighbour replace",
-                format!("{addr} lladdr {} dev {ifindex}", fmt_mac(lladdr)),
-            )
-        })
+        let m =
+            RouteNetlinkMessage::NewNeighbour(msg::neighbour_message(ifindex, addr, Some(lladdr)));
+        self.ack(m, NLM_F_CREATE | NLM_F_REPLACE)
+            .await
+            .map_err(|e| {
+                e.context(
+                    "neighbour replace",
+                    format!("{addr} lladdr {} dev {ifindex}", fmt_mac(lladdr)),
+                )
+            })
     }
 
     /// Remove a neighbour entry; a missing entry is fine.
@@ -402,7 +403,9 @@ mod tests {
         );
         let text = e.to_string();
         assert!(
-            text.starts_with("route replace 2001:db8::/64 via fe80::1 dev 3 metric 1024 proto 93: File exists"),
+            text.starts_with(
+                "route replace 2001:db8::/64 via fe80::1 dev 3 metric 1024 proto 93: File exists"
+            ),
             "{text}"
         );
         assert_eq!(e.errno(), Some(17));
@@ -411,10 +414,18 @@ mod tests {
     #[test]
     fn missing_objects_are_ok_on_delete_only() {
         for errno in MISSING {
-            let r = missing_ok(Err(NlFail::Errno(io::Error::from_raw_os_error(errno))), "x", "y");
+            let r = missing_ok(
+                Err(NlFail::Errno(io::Error::from_raw_os_error(errno))),
+                "x",
+                "y",
+            );
             assert!(r.is_ok(), "errno {errno}");
         }
-        let r = missing_ok(Err(NlFail::Errno(io::Error::from_raw_os_error(1))), "route delete", "z");
+        let r = missing_ok(
+            Err(NlFail::Errno(io::Error::from_raw_os_error(1))),
+            "route delete",
+            "z",
+        );
         assert_eq!(r.unwrap_err().errno(), Some(1));
         let r = missing_ok(Err(NlFail::Other("gone".into())), "route delete", "z");
         assert_eq!(r.unwrap_err().to_string(), "route delete z: netlink: gone");
@@ -429,8 +440,8 @@ mod tests {
     fn rtprot_pd_is_not_a_known_protocol() {
         // Kernel RTPROT_* values and iproute2's rt_protos entries.
         let known = [
-            0u8, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 42, 99, 186, 187, 188,
-            189, 192,
+            0u8, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 42, 99, 186, 187, 188, 189,
+            192,
         ];
         assert!(!known.contains(&RTPROT_PD));
     }

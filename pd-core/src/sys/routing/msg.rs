@@ -157,7 +157,8 @@ pub(crate) fn address_message(
     };
     msg.attributes
         .push(AddressAttribute::Address(IpAddr::V6(addr)));
-    msg.attributes.push(AddressAttribute::Local(IpAddr::V6(addr)));
+    msg.attributes
+        .push(AddressAttribute::Local(IpAddr::V6(addr)));
     if nodad {
         msg.header.flags = AddressHeaderFlags::Nodad;
         msg.attributes
@@ -398,7 +399,9 @@ mod tests {
         assert_eq!(n.header.state, NeighbourState::Permanent);
         assert!(n
             .attributes
-            .contains(&NeighbourAttribute::LinkLayerAddress(vec![2, 0, 0, 0, 0, 9])));
+            .contains(&NeighbourAttribute::LinkLayerAddress(vec![
+                2, 0, 0, 0, 0, 9
+            ])));
         assert_eq!(proxy_from_message(&n, 2), None);
         let p = proxy_message(2, a);
         assert_eq!(proxy_from_message(&p, 2), Some(a));

@@ -37,11 +37,9 @@ fn conf_path(ifname: &str, key: &str) -> Result<PathBuf, RoutingError> {
 
 fn write_flag(ifname: &str, key: &str, on: bool) -> Result<(), RoutingError> {
     let path = conf_path(ifname, key)?;
-    std::fs::write(&path, if on { "1\n" } else { "0\n" }).map_err(|source| {
-        RoutingError::Sysctl {
-            path: path.display().to_string(),
-            source,
-        }
+    std::fs::write(&path, if on { "1\n" } else { "0\n" }).map_err(|source| RoutingError::Sysctl {
+        path: path.display().to_string(),
+        source,
     })
 }
 
@@ -65,7 +63,17 @@ mod tests {
         for ok in ["eth0", "veth-a", "all", "default", "a.b", "x12345678901234"] {
             assert!(check_ifname(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "../x", "a/b", "a b", "x1234567890123456", "a\0", "eth0:1"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a b",
+            "x1234567890123456",
+            "a\0",
+            "eth0:1",
+        ] {
             assert!(
                 matches!(check_ifname(bad), Err(RoutingError::InterfaceName(_))),
                 "{bad:?}"
