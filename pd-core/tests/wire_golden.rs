@@ -133,7 +133,10 @@ fn advertise() {
         ia.prefixes,
         vec![IaPrefix::new(pfx("2001:db8:12:3400::/56"), 7200, 10800)]
     );
-    assert_eq!(check_from_server(&m, &syn_client(), [0x0a, 0x0b, 0x0c]), Ok(()));
+    assert_eq!(
+        check_from_server(&m, &syn_client(), [0x0a, 0x0b, 0x0c]),
+        Ok(())
+    );
     assert_eq!(
         check_from_server(&m, &syn_client(), [0x0a, 0x0b, 0x0d]),
         Err(Discard::WrongXid)
@@ -154,10 +157,7 @@ fn request() {
         vec![IaPrefix::new(pfx("2001:db8:12:3400::/56"), 0, 0)]
     );
     assert_eq!(check_from_client(&m, &syn_server()), Ok(()));
-    assert_eq!(
-        check_from_client(&m, &kea_duid()),
-        Err(Discard::NotForUs)
-    );
+    assert_eq!(check_from_client(&m, &kea_duid()), Err(Discard::NotForUs));
 }
 
 #[test]
@@ -177,7 +177,10 @@ fn reply_with_pd_exclude_kept_raw() {
         }]
     );
     assert_eq!(p.status, None);
-    assert_eq!(check_from_server(&m, &syn_client(), [0x10, 0x20, 0x30]), Ok(()));
+    assert_eq!(
+        check_from_server(&m, &syn_client(), [0x10, 0x20, 0x30]),
+        Ok(())
+    );
 }
 
 #[test]
@@ -191,7 +194,10 @@ fn reply_with_no_prefix_avail_in_ia_pd() {
         ia.status,
         Some(Status::new(status::NO_PREFIX_AVAIL, "no prefix available"))
     );
-    assert_eq!(check_from_server(&m, &syn_client(), [0x40, 0x50, 0x60]), Ok(()));
+    assert_eq!(
+        check_from_server(&m, &syn_client(), [0x40, 0x50, 0x60]),
+        Ok(())
+    );
 }
 
 #[test]
@@ -272,7 +278,10 @@ fn relay_repl_built_from_the_relay_forw_chain() {
         relays,
         msg: msg("advertise"),
     };
-    assert_eq!(hex::encode(encode(&reply)), hex::encode(golden("relay-repl-2")));
+    assert_eq!(
+        hex::encode(encode(&reply)),
+        hex::encode(golden("relay-repl-2"))
+    );
     assert_eq!(decode(&golden("relay-repl-2")), Ok(reply));
 }
 

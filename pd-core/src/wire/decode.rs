@@ -40,6 +40,10 @@ pub(crate) const RELAY_REPL: u8 = 13;
 ///   the length are cleared (clients send sloppy hints);
 /// - options inside IA_PD other than IAPREFIX and Status Code, and the
 ///   IAADDRs inside IA_NA/IA_TA, are framing-checked and then ignored;
+/// - kept options (`other`, `options`) and IA_NA/IA_TA come out in the
+///   order [`super::encode`] writes them: ascending option code, wire order
+///   within a code (we give option order no meaning), so
+///   `decode(encode(decode(x))) == decode(x)` for every accepted `x`;
 /// - every relay of one datagram must have the same type, and a Relay-Repl
 ///   must carry a server message (Advertise, Reply, Reconfigure), a
 ///   Relay-Forw any other ([`Discard::UnexpectedType`] otherwise).
@@ -98,6 +102,7 @@ fn decode_relay(bytes: &[u8]) -> Result<(RelayHop, &[u8]), Discard> {
     }
     // RFC 9915 §9.1: a relay message always carries a Relay Message option.
     let inner = inner.ok_or(Discard::NoRelayMessage)?;
+    other.sort_by_key(|o| o.code);
     let hop = RelayHop {
         hop_count,
         link_addr,
@@ -141,6 +146,8 @@ fn decode_message(bytes: &[u8]) -> Result<Message, Discard> {
     m.dns_servers = dns.unwrap_or_default();
     m.rapid_commit = rapid.is_some();
     m.reconfigure_accept = reconf.is_some();
+    m.other.sort_by_key(|o| o.code);
+    m.ia_addr.sort_by_key(|ia| ia.temporary);
     Ok(m)
 }
 
@@ -182,6 +189,7 @@ fn ia_prefix(body: &[u8]) -> Result<IaPrefix, Discard> {
             _ => p.options.push(raw(code, body)),
         }
     }
+    p.options.sort_by_key(|o| o.code);
     Ok(p)
 }
 

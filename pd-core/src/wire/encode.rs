@@ -10,7 +10,9 @@ use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 
 use super::decode::{RELAY_FORW, RELAY_REPL};
 use super::opt;
-use super::types::{Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RawOption, RelayHop, Status};
+use super::types::{
+    Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RawOption, RelayHop, Status,
+};
 
 /// Why an [`Envelope`] cannot be put on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,7 +209,8 @@ fn check_lengths(msg: &Message) -> Result<(), EncodeError> {
             None => Ok(0),
         }
     };
-    let raw_len = |o: &RawOption| -> Result<usize, EncodeError> { Ok(4 + fits(o.code, o.data.len())?) };
+    let raw_len =
+        |o: &RawOption| -> Result<usize, EncodeError> { Ok(4 + fits(o.code, o.data.len())?) };
     for d in msg.client_id.iter().chain(msg.server_id.iter()) {
         fits(opt::CLIENT_ID, d.as_bytes().len())?;
     }
