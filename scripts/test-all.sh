@@ -27,6 +27,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== cargo build (the integration tests run the daemons' binaries)"
+cargo build --workspace --bins
 echo "== cargo test"
 cargo test --workspace --all-features -- --test-threads="${PD_TEST_THREADS:-2}"
 echo "== all tests passed"
