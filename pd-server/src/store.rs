@@ -95,13 +95,20 @@ pub struct SledStore {
 
 const VERSION: u8 = 1;
 
+/// sled page cache size.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 impl SledStore {
     /// Open (or create) the database under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("leases");
+        // The daemon reads the store only at start; a small page cache
+        // (sled's default is 1 GiB) keeps a restored million leases from
+        // holding hundreds of MB after the restore (bench/BENCHMARKS.md).
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open { path, source })?;
         Ok(SledStore { db })
@@ -110,7 +117,8 @@ impl SledStore {
 
 impl LeaseStore for SledStore {
     fn load(&self, clock: Clock) -> Result<Vec<Lease>, StoreError> {
-        let mut out = Vec::with_capacity(self.db.len());
+        // (No `with_capacity(self.db.len())`: sled's `len` is a full scan.)
+        let mut out = Vec::new();
         for kv in self.db.iter() {
             let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
             out.push(decode(&k, &v, clock)?);
@@ -137,17 +145,22 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        // Plain inserts, not `apply_batch`: sled 0.34 seals and writes its
+        // log buffer twice per `apply_batch` (a thread-pool hand-off and a
+        // sync_file_range each), which cost more than everything else per
+        // loop turn (bench/BENCHMARKS.md). Records are independent (one per
+        // prefix) and no Reply leaves before the flush, so the batch needs
+        // no atomicity: after a crash any prefix of it is a valid state.
+        let io = |source| StoreError::Io { op: "write", source };
         for l in put {
-            batch.insert(&key(&l.prefix)[..], encode(l, clock));
+            self.db
+                .insert(&key(&l.prefix)[..], encode(l, clock))
+                .map_err(io)?;
         }
         for p in delete {
-            batch.remove(&key(p)[..]);
+            self.db.remove(&key(p)[..]).map_err(io)?;
         }
-        self.db.apply_batch(batch).map_err(|source| StoreError::Io {
-            op: "write",
-            source,
-        })
+        Ok(())
     }
 }
 
