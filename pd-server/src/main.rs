@@ -46,25 +46,6 @@ fn target(
     })
 }
 
-fn target(
-    config: &std::path::Path,
-    state_dir: Option<std::path::PathBuf>,
-) -> anyhow::Result<leases_cmd::Target> {
-    Ok(match state_dir {
-        Some(d) => leases_cmd::Target {
-            control: d.join("control.sock"),
-            state_dir: d,
-        },
-        None => {
-            let c = load(config)?;
-            leases_cmd::Target {
-                state_dir: c.state_dir,
-                control: c.control_socket,
-            }
-        }
-    })
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
