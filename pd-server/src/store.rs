@@ -94,6 +94,8 @@ pub struct SledStore {
 }
 
 const VERSION: u8 = 1;
+/// sled page cache size.
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl SledStore {
     /// Open (or create) the database under `dir`.
@@ -102,6 +104,9 @@ impl SledStore {
         let db = sled::Config::new()
             .path(&path)
             .mode(sled::Mode::HighThroughput)
+            // sled's default page cache is 1 GiB; leases are read once at
+            // start and written after, so a small cache keeps RSS low.
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open { path, source })?;
         Ok(SledStore { db })
