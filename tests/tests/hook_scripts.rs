@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../hooks").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../hooks")
+        .join(name)
 }
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -33,15 +35,28 @@ fn pd_client_sh_records_the_delegation() {
         ("PD_HOOK_STATE_DIR", d),
         ("PD_IFACE", "wan0"),
         ("PD_SERVER", "fe80::1"),
-        ("PREFIXES", "2001:db8:2222::/56,3600,7200 2001:db8:3333::/64,10,20"),
+        (
+            "PREFIXES",
+            "2001:db8:2222::/56,3600,7200 2001:db8:3333::/64,10,20",
+        ),
     ];
     let out = run("pd-client.sh", "add", &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(dir.join("wan0.prefixes")).expect("state file");
-    assert_eq!(text, "2001:db8:2222::/56 3600 7200\n2001:db8:3333::/64 10 20\n");
+    assert_eq!(
+        text,
+        "2001:db8:2222::/56 3600 7200\n2001:db8:3333::/64 10 20\n"
+    );
     let out = run("pd-client.sh", "expire", &env);
     assert!(out.status.success());
-    assert_eq!(std::fs::read_to_string(dir.join("wan0.prefixes")).expect("state file"), "");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("wan0.prefixes")).expect("state file"),
+        ""
+    );
     assert!(!run("pd-client.sh", "bogus", &env).status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -61,16 +76,38 @@ fn neutron_notifier_writes_prefix_and_signals() {
     let out = run(
         "neutron-pd-notify.sh",
         "add",
-        &[("NEUTRON_PD_PREFIX_FILE", f), ("NEUTRON_PD_PID", &pid), ("PREFIX1", "2001:db8:2222:5::")],
+        &[
+            ("NEUTRON_PD_PREFIX_FILE", f),
+            ("NEUTRON_PD_PID", &pid),
+            ("PREFIX1", "2001:db8:2222:5::"),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&file).expect("prefix file"), "2001:db8:2222:5::/64\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("prefix file"),
+        "2001:db8:2222:5::/64\n"
+    );
     let status = target.wait().expect("wait target");
     assert_eq!(status.code(), Some(7), "the notified process got SIGHUP");
-    let out = run("neutron-pd-notify.sh", "delete", &[("NEUTRON_PD_PREFIX_FILE", f)]);
+    let out = run(
+        "neutron-pd-notify.sh",
+        "delete",
+        &[("NEUTRON_PD_PREFIX_FILE", f)],
+    );
     assert!(out.status.success());
-    assert_eq!(std::fs::read_to_string(&file).expect("prefix file"), "::/64\n");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("prefix file"),
+        "::/64\n"
+    );
     // Missing configuration is an error, not a silent no-op.
-    assert!(!run("neutron-pd-notify.sh", "add", &[("PREFIX1", "2001:db8::")]).status.success());
+    assert!(
+        !run("neutron-pd-notify.sh", "add", &[("PREFIX1", "2001:db8::")])
+            .status
+            .success()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
