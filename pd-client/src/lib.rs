@@ -4,4 +4,6 @@
 //! [`engine`] is the pure state machine; the driver, configuration, state
 //! files and the apply layer build on it.
 
+pub mod config;
 pub mod engine;
+pub mod state;
