@@ -118,10 +118,15 @@ impl Duid {
     pub fn kind(&self) -> Result<DuidKind<'_>, DuidError> {
         let t = self.type_code();
         let body = self.0.get(2..).unwrap_or_default();
-        let be16 = |b: &[u8]| b.get(..2).map(|x| u16::from_be_bytes([x[0], x[1]]));
+        let be16 = |b: &[u8]| {
+            b.get(..2)
+                .and_then(|x| <[u8; 2]>::try_from(x).ok())
+                .map(u16::from_be_bytes)
+        };
         let be32 = |b: &[u8]| {
             b.get(..4)
-                .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+                .and_then(|x| <[u8; 4]>::try_from(x).ok())
+                .map(u32::from_be_bytes)
         };
         let bad = DuidError::Body(t);
         Ok(match t {

@@ -8,6 +8,7 @@ pub mod duid;
 pub mod effect;
 pub mod prefix;
 pub mod ra;
+pub mod rand;
 pub mod time;
 pub mod wire;
 

@@ -35,6 +35,7 @@ impl Timestamp {
     }
 
     /// This instant plus `d`, saturating at [`Timestamp::NEVER`].
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         Timestamp(self.0.saturating_add(ms))

@@ -1,0 +1,60 @@
+//! The local control socket: one JSON request per connection, one JSON
+//! answer. Lets `pd-server leases …` work while the daemon holds sled's
+//! exclusive lock. The socket is created mode 0600 (root only).
+
+use serde::{Deserialize, Serialize};
+
+use crate::view::LeaseView;
+
+/// A request from the command line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    /// Every lease record.
+    List,
+    /// One lease.
+    Show {
+        /// The prefix.
+        prefix: String,
+    },
+    /// Release one lease.
+    Release {
+        /// The prefix.
+        prefix: String,
+    },
+    /// Counters.
+    Stats,
+}
+
+/// The daemon's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Response {
+    /// Leases.
+    Leases {
+        /// The records.
+        leases: Vec<LeaseView>,
+    },
+    /// Done.
+    Ok {
+        /// What happened.
+        message: String,
+    },
+    /// Counters.
+    Stats {
+        /// Active bindings.
+        active: u64,
+        /// Messages answered.
+        replies: u64,
+        /// Messages dropped, by reason.
+        drops: Vec<(String, u64)>,
+    },
+    /// Refused.
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// Largest request accepted.
+pub const MAX_REQUEST: usize = 4096;

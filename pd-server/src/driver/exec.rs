@@ -1,0 +1,162 @@
+//! Executing one loop turn's effects: persist + one flush, then send, then
+//! routes and hooks. A failed flush withholds every reply of the turn.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use pd_core::prefix::Prefix;
+use pd_core::wire;
+
+use super::Daemon;
+use crate::control::{Request, Response, MAX_REQUEST};
+use crate::engine::Effect;
+use crate::lease::Lease;
+use crate::store::LeaseStore;
+use crate::view::LeaseView;
+
+impl Daemon {
+    /// Run the effects of one turn in the order durability requires.
+    pub(super) async fn execute(&mut self, fx: Vec<Effect>) {
+        if fx.is_empty() {
+            return;
+        }
+        let mut puts: Vec<Lease> = Vec::new();
+        let mut forgets: Vec<Prefix> = Vec::new();
+        let mut rest = Vec::with_capacity(fx.len());
+        for e in fx {
+            match e {
+                Effect::Persist(l) => puts.push(l),
+                Effect::Forget(p) => forgets.push(p),
+                other => rest.push(other),
+            }
+        }
+        let mut durable = true;
+        if !puts.is_empty() || !forgets.is_empty() {
+            let clock = self.clock();
+            let r = if self.no_flush {
+                self.store.write_unflushed(clock, &puts, &forgets)
+            } else {
+                self.store.write(clock, &puts, &forgets)
+            };
+            if let Err(e) = r {
+                // Never a lease granted that is not on disk: the client
+                // retransmits and we try again.
+                tracing::error!(error = %e, leases = puts.len(), "lease database write failed; withholding this batch's replies");
+                durable = false;
+            }
+        }
+        for e in rest {
+            match e {
+                Effect::Transmit(t) => {
+                    if !durable {
+                        continue;
+                    }
+                    let bytes = wire::encode(&t.envelope);
+                    if let Err(e) = self.sock.send(&bytes, t.to, t.ifindex).await {
+                        tracing::warn!(to = %t.to, ifindex = t.ifindex, error = %e, "send failed");
+                    }
+                }
+                Effect::RouteAdd(r) => {
+                    if let Some(w) = &self.routes {
+                        w.add(r).await;
+                    }
+                }
+                Effect::RouteDel(r) => {
+                    if let Some(w) = &self.routes {
+                        w.del(r).await;
+                    }
+                }
+                Effect::Hook(call) => {
+                    if let Some(h) = &self.hooks {
+                        h.spawn(call);
+                    }
+                }
+                Effect::Persist(_) | Effect::Forget(_) => {}
+            }
+        }
+    }
+
+    /// One control-socket request: read it, act, answer.
+    pub(super) async fn control_request(&mut self, mut stream: UnixStream) {
+        let mut buf = Vec::with_capacity(256);
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+            let mut chunk = [0u8; 512];
+            loop {
+                let n = stream.read(&mut chunk).await?;
+                buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+                if n == 0 || buf.contains(&b'\n') || buf.len() > MAX_REQUEST {
+                    return Ok::<(), std::io::Error>(());
+                }
+            }
+        })
+        .await;
+        let resp = match (read, serde_json::from_slice::<Request>(buf.trim_ascii())) {
+            (Ok(Ok(())), Ok(req)) => self.answer(req).await,
+            (Ok(Ok(())), Err(e)) => Response::Error {
+                message: format!("bad request: {e}"),
+            },
+            _ => Response::Error {
+                message: "request not received".into(),
+            },
+        };
+        let mut out = serde_json::to_vec(&resp).unwrap_or_default();
+        out.push(b'\n');
+        let _ = stream.write_all(&out).await;
+    }
+
+    async fn answer(&mut self, req: Request) -> Response {
+        let clock = self.clock();
+        let parse = |s: &str| {
+            s.parse::<Prefix>().map_err(|e| Response::Error {
+                message: e.to_string(),
+            })
+        };
+        match req {
+            Request::List => {
+                let mut leases: Vec<LeaseView> = self
+                    .engine
+                    .leases()
+                    .map(|l| LeaseView::of(l, clock))
+                    .collect();
+                leases.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+                Response::Leases { leases }
+            }
+            Request::Show { prefix } => match parse(&prefix) {
+                Ok(p) => match self.engine.lease(&p) {
+                    Some(l) => Response::Leases {
+                        leases: vec![LeaseView::of(l, clock)],
+                    },
+                    None => Response::Error {
+                        message: format!("no lease for {p}"),
+                    },
+                },
+                Err(e) => e,
+            },
+            Request::Release { prefix } => match parse(&prefix) {
+                Ok(p) => match self.engine.admin_release(clock.mono, &p) {
+                    Some(fx) => {
+                        self.execute(fx).await;
+                        tracing::info!(prefix = %p, "lease released by operator");
+                        Response::Ok {
+                            message: format!("released {p}"),
+                        }
+                    }
+                    None => Response::Error {
+                        message: format!("{p} is not an active lease"),
+                    },
+                },
+                Err(e) => e,
+            },
+            Request::Stats => Response::Stats {
+                active: self.engine.active_count() as u64,
+                replies: self.engine.replies(),
+                drops: self
+                    .engine
+                    .drops()
+                    .iter()
+                    .map(|(k, v)| (format!("{k:?}"), *v))
+                    .collect(),
+            },
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The async driver: sockets, timers, signals, the store, routes and hooks
+//! around the pure [`crate::engine::Server`]. Decides nothing itself.
+
+mod exec;
+mod routes;
+mod setup;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use pd_core::sys::hooks::HookRunner;
+use pd_core::sys::net::DhcpSocket;
+use pd_core::time::Timestamp;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::Config;
+use crate::engine::{Effect, Rx, Server, Settings};
+use crate::store::{Clock, LeaseStore, SledStore};
+
+pub use setup::load_or_create_duid;
+
+/// Datagrams handled per loop turn before the batch is flushed and sent.
+const BATCH: usize = 256;
+
+/// The running daemon.
+pub struct Daemon {
+    cfg_path: PathBuf,
+    cfg: Config,
+    engine: Server,
+    store: SledStore,
+    origin: Instant,
+    sock: DhcpSocket,
+    routes: Option<routes::RouteWorker>,
+    hooks: Option<HookRunner>,
+    /// Configured interfaces that are up and joined: ifindex → name.
+    links: HashMap<u32, Arc<str>>,
+    control: UnixListener,
+    /// Test-only: skip the flush (benchmarks of the durability cost).
+    no_flush: bool,
+}
+
+impl Daemon {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn clock(&self) -> Clock {
+        Clock {
+            mono: self.now(),
+            wall: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Run the daemon until SIGTERM/SIGINT.
+pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
+    let origin = Instant::now();
+    setup::state_dir(&cfg.state_dir)?;
+    let duid = load_or_create_duid(&cfg.state_dir, cfg.duid.as_ref())?;
+    let store = SledStore::open(&cfg.state_dir)?;
+    let clock0 = Clock {
+        mono: Timestamp::ZERO,
+        wall: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let leases = store.load(clock0).context("cannot restore leases")?;
+    let restored = leases.len();
+    let settings = Settings::from_config(&cfg, duid.clone());
+    let (engine, fx) = Server::new(
+        settings,
+        cfg.pools.clone(),
+        cfg.reservations.clone(),
+        Timestamp::ZERO,
+        leases,
+    );
+    tracing::info!(records = restored, active = engine.active_count(), duid = %duid, "leases restored");
+    let sock = DhcpSocket::bind(pd_core::wire::SERVER_PORT).context("cannot bind UDP port 547")?;
+    let routes = if cfg.routes.install {
+        Some(routes::RouteWorker::start(&engine, cfg.routes.metric).await?)
+    } else {
+        None
+    };
+    let hooks = hook_runner(&cfg);
+    let control = setup::control_socket(&cfg.control_socket)?;
+    let no_flush = std::env::var_os("PD_SERVER_UNSAFE_NO_FLUSH").is_some();
+    if no_flush {
+        tracing::warn!("PD_SERVER_UNSAFE_NO_FLUSH is set: leases are NOT flushed before replies (benchmarks only)");
+    }
+    let mut d = Daemon {
+        cfg_path,
+        cfg,
+        engine,
+        store,
+        origin,
+        sock,
+        routes,
+        hooks,
+        links: HashMap::new(),
+        control,
+        no_flush,
+    };
+    d.execute(fx).await;
+    d.join_links();
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(interfaces = ?d.cfg.interfaces, "pd-server listening");
+    d.serve().await
+}
+
+fn hook_runner(cfg: &Config) -> Option<HookRunner> {
+    cfg.hooks
+        .script
+        .clone()
+        .map(|s| HookRunner::new(s, Duration::from_secs(cfg.hooks.timeout_secs)))
+}
+
+impl Daemon {
+    /// Join ff02::1:2 on every configured interface that exists and is not
+    /// joined yet (interfaces may appear after start).
+    fn join_links(&mut self) {
+        for name in self.cfg.interfaces.clone() {
+            let Ok(ifindex) = pd_core::sys::net::ifindex(&name) else {
+                tracing::warn!(iface = %name, "interface not found; will retry");
+                continue;
+            };
+            if self.links.get(&ifindex).is_some_and(|n| **n == *name) {
+                continue;
+            }
+            match self.sock.join(ifindex) {
+                Ok(()) => {
+                    tracing::info!(iface = %name, ifindex, "joined ff02::1:2");
+                    self.links.retain(|_, n| **n != *name);
+                    self.links.insert(ifindex, Arc::from(name.as_str()));
+                }
+                Err(e) => {
+                    tracing::warn!(iface = %name, error = %e, "cannot join ff02::1:2; will retry")
+                }
+            }
+        }
+    }
+
+    async fn serve(&mut self) -> anyhow::Result<()> {
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let wake = self.engine.poll_timeout().map(|t| {
+                let ms = t.as_millis().saturating_sub(self.now().as_millis());
+                tokio::time::Instant::now() + Duration::from_millis(ms.min(86_400_000))
+            });
+            let mut fx = Vec::new();
+            tokio::select! {
+                r = self.sock.recv(&mut buf) => {
+                    match r {
+                        Ok(info) => {
+                            self.on_datagram(info, &buf, &mut fx);
+                            for _ in 1..BATCH {
+                                match self.sock.try_recv(&mut buf) {
+                                    Ok(Some(info)) => self.on_datagram(info, &buf, &mut fx),
+                                    Ok(None) => break,
+                                    Err(e) => { tracing::warn!(error = %e, "receive failed"); break; }
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "receive failed"),
+                    }
+                }
+                _ = sleep_opt(wake) => {
+                    let now = self.now();
+                    fx = self.engine.handle_timeout(now);
+                }
+                _ = tick.tick() => self.join_links(),
+                c = self.control.accept() => {
+                    if let Ok((stream, _)) = c {
+                        self.control_request(stream).await;
+                    }
+                }
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => fx = self.reload(),
+            }
+            self.execute(fx).await;
+        }
+        tracing::info!("stopping; leases and routes stay in place for the next start");
+        if let Some(h) = &self.hooks {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(self.cfg.hooks.timeout_secs),
+                h.wait_idle(),
+            )
+            .await;
+        }
+        if let Some(r) = self.routes.take() {
+            r.finish().await;
+        }
+        let _ = std::fs::remove_file(&self.cfg.control_socket);
+        Ok(())
+    }
+
+    fn on_datagram(&mut self, info: pd_core::sys::net::RxInfo, buf: &[u8], fx: &mut Vec<Effect>) {
+        let Some(iface) = self.links.get(&info.ifindex).cloned() else {
+            tracing::debug!(ifindex = info.ifindex, src = %info.src, "datagram on an interface we do not serve");
+            return;
+        };
+        let rx = Rx {
+            src: info.src,
+            dst: info.dst,
+            ifindex: info.ifindex,
+            iface,
+        };
+        let bytes = buf.get(..info.len).unwrap_or_default();
+        let now = self.now();
+        fx.extend(self.engine.handle_datagram(now, &rx, bytes));
+    }
+
+    /// SIGHUP: re-read the config; on error keep the running one.
+    fn reload(&mut self) -> Vec<Effect> {
+        let cfg = match std::fs::read_to_string(&self.cfg_path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| crate::config::parse(&t).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(config = %self.cfg_path.display(), error = %e, "reload refused; keeping the running configuration");
+                return Vec::new();
+            }
+        };
+        if cfg.state_dir != self.cfg.state_dir || cfg.control_socket != self.cfg.control_socket {
+            tracing::warn!("state-dir and control-socket changes take effect at the next start");
+        }
+        let settings = Settings::from_config(&cfg, self.engine.duid().clone());
+        let now = self.now();
+        let fx = self
+            .engine
+            .reload(settings, cfg.pools.clone(), cfg.reservations.clone(), now);
+        self.hooks = hook_runner(&cfg);
+        let keep = (self.cfg.state_dir.clone(), self.cfg.control_socket.clone());
+        self.cfg = cfg;
+        (self.cfg.state_dir, self.cfg.control_socket) = keep;
+        self.links
+            .retain(|_, n| self.cfg.interfaces.iter().any(|i| **i == **n));
+        self.join_links();
+        tracing::info!(
+            active = self.engine.active_count(),
+            "configuration reloaded"
+        );
+        fx
+    }
+}
+
+async fn sleep_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

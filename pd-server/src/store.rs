@@ -1,0 +1,341 @@
+//! Lease persistence: a trait the driver uses and its sled implementation.
+//!
+//! Durability rule (ARCHITECTURE rule 4): the driver writes every lease
+//! changed in one loop turn with [`LeaseStore::write`], which flushes once,
+//! and only then sends the Replies of that turn. Times are monotonic in
+//! memory and wall-clock Unix seconds on disk; [`Clock`] is the only
+//! conversion point.
+
+use std::net::Ipv6Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pd_core::duid::Duid;
+use pd_core::prefix::Prefix;
+use pd_core::time::Timestamp;
+
+use crate::lease::{ClientKey, Lease, LeaseState};
+
+/// Store errors, naming the path or the record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled could not open the database.
+    #[error("cannot open lease database {path}: {source}")]
+    Open {
+        /// Database directory.
+        path: PathBuf,
+        /// Cause.
+        source: sled::Error,
+    },
+    /// A read or write failed.
+    #[error("lease database {op} failed: {source}")]
+    Io {
+        /// What we were doing.
+        op: &'static str,
+        /// Cause.
+        source: sled::Error,
+    },
+    /// A record does not decode.
+    #[error("lease database record {key} is corrupt: {reason}")]
+    Corrupt {
+        /// The key, hex.
+        key: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// The pair of clocks read once by the driver: monotonic `mono` and the
+/// wall clock `wall` (Unix seconds) at the same moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// Monotonic now.
+    pub mono: Timestamp,
+    /// Wall-clock now, Unix seconds.
+    pub wall: u64,
+}
+
+/// Wall-clock value meaning "never" (infinite lifetime).
+const WALL_NEVER: u64 = u64::MAX;
+
+impl Clock {
+    /// Monotonic → Unix seconds.
+    pub fn to_wall(&self, t: Timestamp) -> u64 {
+        if t == Timestamp::NEVER {
+            return WALL_NEVER;
+        }
+        let delta_ms = i128::from(t.as_millis()) - i128::from(self.mono.as_millis());
+        let secs = i128::from(self.wall) + delta_ms.div_euclid(1000);
+        u64::try_from(secs.max(0)).unwrap_or(WALL_NEVER - 1)
+    }
+
+    /// Unix seconds → monotonic (a past time maps to the past, floor 0).
+    pub fn to_mono(&self, wall: u64) -> Timestamp {
+        if wall == WALL_NEVER {
+            return Timestamp::NEVER;
+        }
+        let delta_s = i128::from(wall) - i128::from(self.wall);
+        let ms = i128::from(self.mono.as_millis()) + delta_s * 1000;
+        Timestamp::from_millis(u64::try_from(ms.max(0)).unwrap_or(u64::MAX - 1))
+    }
+}
+
+/// Where leases are kept.
+pub trait LeaseStore {
+    /// Every record (active, released, expired).
+    fn load(&self, clock: Clock) -> Result<Vec<Lease>, StoreError>;
+    /// Write these records and delete these prefixes, then flush once.
+    fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError>;
+}
+
+/// sled-backed store in `state-dir/leases`.
+pub struct SledStore {
+    db: sled::Db,
+}
+
+const VERSION: u8 = 1;
+
+impl SledStore {
+    /// Open (or create) the database under `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("leases");
+        let db = sled::Config::new()
+            .path(&path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|source| StoreError::Open { path, source })?;
+        Ok(SledStore { db })
+    }
+}
+
+impl LeaseStore for SledStore {
+    fn load(&self, clock: Clock) -> Result<Vec<Lease>, StoreError> {
+        let mut out = Vec::with_capacity(self.db.len());
+        for kv in self.db.iter() {
+            let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
+            out.push(decode(&k, &v, clock)?);
+        }
+        Ok(out)
+    }
+
+    fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+        self.write_unflushed(clock, put, delete)?;
+        self.db.flush().map_err(|source| StoreError::Io {
+            op: "flush",
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// Write without the flush: only for measuring what durability costs
+    /// (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
+    pub fn write_unflushed(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for l in put {
+            batch.insert(&key(&l.prefix)[..], encode(l, clock));
+        }
+        for p in delete {
+            batch.remove(&key(p)[..]);
+        }
+        self.db.apply_batch(batch).map_err(|source| StoreError::Io {
+            op: "write",
+            source,
+        })
+    }
+}
+
+/// Key: 16 address octets + length: sorts by address.
+pub fn key(p: &Prefix) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    let (a, l) = k.split_at_mut(16);
+    a.copy_from_slice(&p.addr().octets());
+    l.copy_from_slice(&[p.len()]);
+    k
+}
+
+/// Value layout (version 1): version, state, iaid(4), preferred-until(8),
+/// valid-until(8) in Unix seconds (u64::MAX = never), next hop(16),
+/// iface length(1) + iface, DUID length(1) + DUID.
+pub fn encode(l: &Lease, clock: Clock) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + l.iface.len() + l.client.duid.as_bytes().len());
+    v.push(VERSION);
+    v.push(match l.state {
+        LeaseState::Active => 0,
+        LeaseState::Released => 1,
+        LeaseState::Expired => 2,
+    });
+    v.extend_from_slice(&l.client.iaid.to_be_bytes());
+    v.extend_from_slice(&clock.to_wall(l.preferred_until).to_be_bytes());
+    v.extend_from_slice(&clock.to_wall(l.valid_until).to_be_bytes());
+    v.extend_from_slice(&l.next_hop.octets());
+    let iface = l.iface.as_bytes();
+    let iface = iface.get(..iface.len().min(255)).unwrap_or_default();
+    v.push(iface.len() as u8);
+    v.extend_from_slice(iface);
+    let duid = l.client.duid.as_bytes();
+    v.push(duid.len().min(255) as u8);
+    v.extend_from_slice(duid.get(..duid.len().min(255)).unwrap_or_default());
+    v
+}
+
+/// A cursor over a record's bytes that never panics.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+}
+
+/// Decode one record; any defect is a [`StoreError::Corrupt`] naming the key.
+pub fn decode(k: &[u8], v: &[u8], clock: Clock) -> Result<Lease, StoreError> {
+    let corrupt = |reason| StoreError::Corrupt {
+        key: k.iter().map(|b| format!("{b:02x}")).collect(),
+        reason,
+    };
+    let kb: [u8; 17] = k.try_into().map_err(|_| corrupt("key is not 17 octets"))?;
+    let (a, l) = kb.split_at(16);
+    let addr: [u8; 16] = a.try_into().map_err(|_| corrupt("key"))?;
+    let len = l.first().copied().unwrap_or(255);
+    let prefix =
+        Prefix::new(Ipv6Addr::from(addr), len).map_err(|_| corrupt("bad prefix in key"))?;
+    let mut r = Reader(v);
+    if r.u8() != Some(VERSION) {
+        return Err(corrupt("unknown record version"));
+    }
+    let state = match r.u8() {
+        Some(0) => LeaseState::Active,
+        Some(1) => LeaseState::Released,
+        Some(2) => LeaseState::Expired,
+        _ => return Err(corrupt("bad state")),
+    };
+    let trunc = || corrupt("record truncated");
+    let iaid = u32::from_be_bytes(r.array().ok_or_else(trunc)?);
+    let preferred = u64::from_be_bytes(r.array().ok_or_else(trunc)?);
+    let valid = u64::from_be_bytes(r.array().ok_or_else(trunc)?);
+    let next_hop = Ipv6Addr::from(r.array::<16>().ok_or_else(trunc)?);
+    let n = usize::from(r.u8().ok_or_else(trunc)?);
+    let iface = std::str::from_utf8(r.take(n).ok_or_else(trunc)?)
+        .map_err(|_| corrupt("interface name is not UTF-8"))?;
+    let n = usize::from(r.u8().ok_or_else(trunc)?);
+    let duid = Duid::from_bytes(r.take(n).ok_or_else(trunc)?).map_err(|_| corrupt("bad DUID"))?;
+    if !r.0.is_empty() {
+        return Err(corrupt("trailing bytes"));
+    }
+    Ok(Lease {
+        prefix,
+        client: ClientKey { duid, iaid },
+        state,
+        preferred_until: clock.to_mono(preferred),
+        valid_until: clock.to_mono(valid),
+        next_hop,
+        iface: Arc::from(iface),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn lease(n: u16, state: LeaseState) -> Lease {
+        Lease {
+            prefix: format!("2001:db8:2222:{n:x}::/64").parse().unwrap(),
+            client: ClientKey {
+                duid: Duid::ll(1, &[2, 0, 0, 0, 0, n as u8]),
+                iaid: u32::from(n),
+            },
+            state,
+            preferred_until: Timestamp::from_secs(1_000 + u64::from(n)),
+            valid_until: Timestamp::NEVER,
+            next_hop: "fe80::ff:fe00:2".parse().unwrap(),
+            iface: Arc::from("veth0"),
+        }
+    }
+
+    const CLOCK: Clock = Clock {
+        mono: Timestamp::from_secs(500),
+        wall: 1_700_000_000,
+    };
+
+    #[test]
+    fn clock_conversion() {
+        assert_eq!(CLOCK.to_wall(Timestamp::from_secs(600)), 1_700_000_100);
+        assert_eq!(CLOCK.to_mono(1_700_000_100), Timestamp::from_secs(600));
+        assert_eq!(CLOCK.to_wall(Timestamp::NEVER), WALL_NEVER);
+        assert_eq!(CLOCK.to_mono(WALL_NEVER), Timestamp::NEVER);
+        // Long past: floors at the origin, which is in the past.
+        assert_eq!(CLOCK.to_mono(1), Timestamp::ZERO);
+        // After a restart (new monotonic origin) the wall time carries over.
+        let later = Clock {
+            mono: Timestamp::from_secs(5),
+            wall: 1_700_000_050,
+        };
+        assert_eq!(
+            later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))),
+            Timestamp::from_secs(55)
+        );
+    }
+
+    #[test]
+    fn record_roundtrip_and_corruption() {
+        let l = lease(7, LeaseState::Released);
+        let v = encode(&l, CLOCK);
+        assert_eq!(decode(&key(&l.prefix), &v, CLOCK).unwrap(), l);
+        for cut in 0..v.len() {
+            assert!(
+                decode(&key(&l.prefix), &v[..cut], CLOCK).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut bad = v.clone();
+        bad[0] = 9;
+        assert!(matches!(
+            decode(&key(&l.prefix), &bad, CLOCK),
+            Err(StoreError::Corrupt {
+                reason: "unknown record version",
+                ..
+            })
+        ));
+        assert!(decode(&[1, 2, 3], &v, CLOCK).is_err());
+    }
+
+    #[test]
+    fn sled_persists_across_reopen() {
+        let dir = std::env::temp_dir().join(format!("pd-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let s = SledStore::open(&dir).unwrap();
+            s.write(
+                CLOCK,
+                &[lease(1, LeaseState::Active), lease(2, LeaseState::Expired)],
+                &[],
+            )
+            .unwrap();
+            s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix])
+                .unwrap();
+        }
+        let s = SledStore::open(&dir).unwrap();
+        assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
