@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use pd_core::duid::Duid;
 use pd_core::prefix::Prefix;
+use pd_core::ra::{ra_plan, Mode, RaPlan};
 use serde::Deserialize;
 
 /// Default state directory.
@@ -141,40 +142,6 @@ pub enum DuidSpec {
     Fixed(Duid),
 }
 
-/// IPv6 RA / address mode (OpenStack's ipv6_ra_mode / ipv6_address_mode).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ipv6Mode {
-    /// SLAAC: autonomous flag on the prefix.
-    Slaac,
-    /// Stateful DHCPv6: M flag.
-    Dhcpv6Stateful,
-    /// Stateless DHCPv6: SLAAC plus O flag.
-    Dhcpv6Stateless,
-}
-
-impl Ipv6Mode {
-    fn parse(key: &str, s: &str) -> Result<Self, ConfigError> {
-        match s {
-            "slaac" => Ok(Ipv6Mode::Slaac),
-            "dhcpv6-stateful" => Ok(Ipv6Mode::Dhcpv6Stateful),
-            "dhcpv6-stateless" => Ok(Ipv6Mode::Dhcpv6Stateless),
-            other => Err(invalid(
-                key,
-                format!("{other:?} is not one of slaac, dhcpv6-stateful, dhcpv6-stateless"),
-            )),
-        }
-    }
-
-    /// The configuration spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ipv6Mode::Slaac => "slaac",
-            Ipv6Mode::Dhcpv6Stateful => "dhcpv6-stateful",
-            Ipv6Mode::Dhcpv6Stateless => "dhcpv6-stateless",
-        }
-    }
-}
-
 /// The upstream side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
@@ -203,12 +170,12 @@ pub struct Downstream {
     pub subnet_id: u64,
     /// Interface id of the router's address in that /64.
     pub iid: u64,
-    /// Send Router Advertisements.
-    pub ra: bool,
-    /// RA mode (flags).
-    pub ra_mode: Ipv6Mode,
-    /// Address mode (how hosts get addresses).
-    pub address_mode: Ipv6Mode,
+    /// `ra-mode` (OpenStack's ipv6_ra_mode); `None` when `ra = false`.
+    pub ra_mode: Option<Mode>,
+    /// `address-mode` (ipv6_address_mode), if given.
+    pub address_mode: Option<Mode>,
+    /// What to advertise (send_ra false: no RAs on this interface).
+    pub ra_plan: RaPlan,
     /// RDNSS servers (empty: the server's DNS option, if any).
     pub dns: Vec<Ipv6Addr>,
     /// MTU option value.
@@ -401,28 +368,23 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 iid
             }
         };
-        let ra_mode = d
-            .ra_mode
-            .as_deref()
-            .map(|m| Ipv6Mode::parse(&k("ra-mode"), m))
-            .transpose()?;
-        let address_mode = d
-            .address_mode
-            .as_deref()
-            .map(|m| Ipv6Mode::parse(&k("address-mode"), m))
-            .transpose()?;
-        // OpenStack's table: when both are set they must agree.
-        let (ra_mode, address_mode) = match (ra_mode, address_mode) {
-            (Some(r), Some(a)) if r != a => {
-                return Err(invalid(
-                    k("address-mode"),
-                    format!("{} does not go with ra-mode {}", a.as_str(), r.as_str()),
-                ));
-            }
-            (Some(r), a) => (r, a.unwrap_or(r)),
-            (None, Some(a)) => (a, a),
-            (None, None) => (Ipv6Mode::Slaac, Ipv6Mode::Slaac),
+        let mode = |key: &str, v: Option<&str>| {
+            v.map(|m| {
+                m.parse::<Mode>()
+                    .map_err(|e| invalid(k(key), e.to_string()))
+            })
+            .transpose()
         };
+        let ra_mode = mode("ra-mode", d.ra_mode.as_deref())?;
+        let address_mode = mode("address-mode", d.address_mode.as_deref())?;
+        let ra = d.ra.unwrap_or(true);
+        if !ra && ra_mode.is_some() {
+            return Err(invalid(k("ra-mode"), "given with ra = false"));
+        }
+        // With ra = true the RA mode defaults to the address mode, else slaac.
+        let ra_mode = ra.then(|| ra_mode.or(address_mode).unwrap_or(Mode::Slaac));
+        let ra_plan = ra_plan(ra_mode, address_mode)
+            .map_err(|e| invalid(k("address-mode"), e.to_string()))?;
         let dns = d
             .dns
             .iter()
@@ -440,9 +402,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             interface: d.interface,
             subnet_id,
             iid,
-            ra: d.ra.unwrap_or(true),
             ra_mode,
             address_mode,
+            ra_plan,
             dns,
             mtu: d.mtu,
         });

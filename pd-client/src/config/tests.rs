@@ -22,7 +22,11 @@ interface = "lan1"
 subnet-id = 5
 address = "::abcd"
 ra = false
-ra-mode = "dhcpv6-stateless"
+address-mode = "dhcpv6-stateless"
+
+[[downstream]]
+interface = "lan2"
+address-mode = "dhcpv6-stateful"
 
 [hooks]
 script = "/etc/pd-client/hook"
@@ -42,20 +46,24 @@ fn full_example() {
     assert_eq!(c.client.iaid, 7);
     assert_eq!(c.client.duid, DuidSpec::Llt);
     assert!(c.client.rapid_commit);
-    assert_eq!(c.downstream.len(), 2);
+    assert_eq!(c.downstream.len(), 3);
+    // ra-mode follows address-mode: M and O set.
+    let d2 = &c.downstream[2];
+    assert_eq!(d2.ra_mode, Some(Mode::Dhcpv6Stateful));
+    assert!(d2.ra_plan.send_ra && d2.ra_plan.managed && d2.ra_plan.other && !d2.ra_plan.autonomous);
+    assert_eq!(d2.subnet_id, 2);
     let d0 = &c.downstream[0];
-    assert_eq!(
-        (d0.subnet_id, d0.iid, d0.ra, d0.mtu),
-        (0, 1, true, Some(1500))
-    );
-    assert_eq!(
-        (d0.ra_mode, d0.address_mode),
-        (Ipv6Mode::Slaac, Ipv6Mode::Slaac)
-    );
+    assert_eq!((d0.subnet_id, d0.iid, d0.mtu), (0, 1, Some(1500)));
+    assert_eq!((d0.ra_mode, d0.address_mode), (Some(Mode::Slaac), None));
+    assert!(d0.ra_plan.send_ra && d0.ra_plan.autonomous && !d0.ra_plan.managed);
     assert_eq!(d0.dns, vec!["2001:db8::53".parse::<Ipv6Addr>().unwrap()]);
     let d1 = &c.downstream[1];
-    assert_eq!((d1.subnet_id, d1.iid, d1.ra), (5, 0xabcd, false));
-    assert_eq!(d1.address_mode, Ipv6Mode::Dhcpv6Stateless);
+    assert_eq!((d1.subnet_id, d1.iid), (5, 0xabcd));
+    assert_eq!(
+        (d1.ra_mode, d1.address_mode),
+        (None, Some(Mode::Dhcpv6Stateless))
+    );
+    assert!(!d1.ra_plan.send_ra);
     let h = c.hooks.unwrap();
     assert_eq!(h.timeout, Duration::from_secs(5));
 }
@@ -115,6 +123,7 @@ fn errors_name_the_key() {
         ds("ra-mode = \"slaac\"\naddress-mode = \"dhcpv6-stateful\"")
             .starts_with("downstream[0].address-mode:")
     );
+    assert!(ds("ra = false\nra-mode = \"slaac\"").starts_with("downstream[0].ra-mode:"));
     assert!(ds("[[downstream]]\ninterface = \"lan0\"").starts_with("downstream[1].interface:"));
     assert!(ds("subnet-id = 1\n[[downstream]]\ninterface = \"lan1\"")
         .starts_with("downstream[1].subnet-id:"));
