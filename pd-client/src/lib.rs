@@ -4,6 +4,7 @@
 //! [`engine`] is the pure state machine; the driver, configuration, state
 //! files and the apply layer build on it.
 
+pub mod apply;
 pub mod config;
 pub mod engine;
 pub mod state;
