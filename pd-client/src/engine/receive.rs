@@ -88,7 +88,7 @@ impl Client {
             self.begin_request(now, offer.server_id, &offer.prefixes, &mut out);
         } else if best
             .as_ref()
-            .map_or(true, |b| offer.preference > b.preference)
+            .is_none_or(|b| offer.preference > b.preference)
         {
             // Highest preference wins; among equals, the first one.
             *best = Some(offer);

@@ -35,9 +35,7 @@ pub fn sanitize_ia_pd(ia: &IaPd) -> Result<IaPd, Discard> {
     out.prefixes.retain(|p| {
         p.preferred <= p.valid
             && !p.prefix.is_empty()
-            && p.status
-                .as_ref()
-                .map_or(true, |s| s.code == status::SUCCESS)
+            && p.status.as_ref().is_none_or(|s| s.code == status::SUCCESS)
     });
     Ok(out)
 }
