@@ -43,6 +43,53 @@ pub enum MsgType {
     Other(u8),
 }
 
+impl MsgType {
+    /// The wire code (RFC 9915 §7.3); `Other(n)` is `n`.
+    pub fn code(self) -> u8 {
+        match self {
+            MsgType::Solicit => 1,
+            MsgType::Advertise => 2,
+            MsgType::Request => 3,
+            MsgType::Confirm => 4,
+            MsgType::Renew => 5,
+            MsgType::Rebind => 6,
+            MsgType::Reply => 7,
+            MsgType::Release => 8,
+            MsgType::Decline => 9,
+            MsgType::Reconfigure => 10,
+            MsgType::InformationRequest => 11,
+            MsgType::Other(n) => n,
+        }
+    }
+
+    /// The type of a wire code; 12/13 (relay types) and unknown codes give `Other`.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => MsgType::Solicit,
+            2 => MsgType::Advertise,
+            3 => MsgType::Request,
+            4 => MsgType::Confirm,
+            5 => MsgType::Renew,
+            6 => MsgType::Rebind,
+            7 => MsgType::Reply,
+            8 => MsgType::Release,
+            9 => MsgType::Decline,
+            10 => MsgType::Reconfigure,
+            11 => MsgType::InformationRequest,
+            n => MsgType::Other(n),
+        }
+    }
+
+    /// Sent by servers (Advertise, Reply, Reconfigure): relayed in Relay-Repl,
+    /// everything else in Relay-Forw (RFC 9915 §9, §19).
+    pub fn is_from_server(self) -> bool {
+        matches!(
+            self,
+            MsgType::Advertise | MsgType::Reply | MsgType::Reconfigure
+        )
+    }
+}
+
 /// Status codes (RFC 9915 §21.13).
 pub mod status {
     /// Success.
@@ -70,6 +117,21 @@ pub struct Status {
     pub message: String,
 }
 
+impl Status {
+    /// A status with this code and human-readable message.
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Status {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Is this the Success code?
+    pub fn is_success(&self) -> bool {
+        self.code == status::SUCCESS
+    }
+}
+
 /// An option we do not interpret, kept as code + body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawOption {
@@ -94,6 +156,19 @@ pub struct IaPrefix {
     pub options: Vec<RawOption>,
 }
 
+impl IaPrefix {
+    /// A prefix with these lifetimes, no status and no sub-options.
+    pub fn new(prefix: Prefix, preferred: u32, valid: u32) -> Self {
+        IaPrefix {
+            preferred,
+            valid,
+            prefix,
+            status: None,
+            options: Vec::new(),
+        }
+    }
+}
+
 /// An IA_PD option (RFC 9915 §21.21).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IaPd {
@@ -107,6 +182,19 @@ pub struct IaPd {
     pub prefixes: Vec<IaPrefix>,
     /// Status Code inside the IA_PD, if any.
     pub status: Option<Status>,
+}
+
+impl IaPd {
+    /// An IA_PD with these timers, no prefixes and no status.
+    pub fn new(iaid: u32, t1: u32, t2: u32) -> Self {
+        IaPd {
+            iaid,
+            t1,
+            t2,
+            prefixes: Vec::new(),
+            status: None,
+        }
+    }
 }
 
 /// An IA_NA or IA_TA seen in a message: we only answer it with a status.
@@ -204,6 +292,16 @@ pub struct Envelope {
     pub relays: Vec<RelayHop>,
     /// The client/server message inside.
     pub msg: Message,
+}
+
+impl Envelope {
+    /// A message sent or received directly (no relays).
+    pub fn direct(msg: Message) -> Self {
+        Envelope {
+            relays: Vec::new(),
+            msg,
+        }
+    }
 }
 
 /// Why a datagram or message was discarded. Counted and logged at debug.

@@ -1,0 +1,3 @@
+#!/bin/sh
+kill -TERM $$
+sleep 5
