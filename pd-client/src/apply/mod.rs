@@ -100,7 +100,15 @@ impl Applier {
     ) {
         let (new, warnings) = plan::desired(lease.as_ref(), &self.downstream);
         out.warnings.extend(warnings);
-        out.ops.extend(plan::diff(&self.desired, &new));
+        // Withdraw what is gone, then (re-)assert everything wanted: the
+        // additions are idempotent replaces, so state lost with a reboot or
+        // removed by hand comes back, and a failed earlier run is repaired.
+        out.ops.extend(
+            plan::diff(&self.desired, &new)
+                .into_iter()
+                .filter(|o| matches!(o, Op::DelAddress(_) | Op::DelUnreachable(_))),
+        );
+        out.ops.extend(plan::ensure(&new));
         for old in &self.desired.subnets {
             let kept = new
                 .subnets
@@ -136,6 +144,15 @@ impl Applier {
         self.lease = lease;
     }
 
+    /// Take `lease` as the state the host is already in (the saved lease at
+    /// start-up, even an expired one), without any action: the engine's
+    /// first effects are then applied as changes from it.
+    pub fn assume(&mut self, lease: Option<Lease>) {
+        let (d, _) = plan::desired(lease.as_ref(), &self.downstream);
+        self.desired = d;
+        self.lease = lease;
+    }
+
     /// React to one engine effect.
     pub fn on_effect(&mut self, now: Timestamp, effect: &Effect) -> Actions {
         let mut out = Actions::default();
@@ -155,8 +172,6 @@ impl Applier {
             Effect::Extended(l) => {
                 self.hook(&mut out, HookAction::Update, l, None, now);
                 self.retarget(Some(l.clone()), now, false, &mut out);
-                // Re-assert everything (idempotent): repairs a failed earlier run.
-                out.ops = plan::ensure(&self.desired);
             }
             Effect::Lost { prefixes, reason } => {
                 let action = match reason {

@@ -124,15 +124,52 @@ fn partial_expiry_and_no_hooks() {
         },
     );
     assert_eq!(
-        out.ops,
-        vec![Op::DelUnreachable("2001:db8:2::/56".parse().unwrap())]
+        out.ops[0],
+        Op::DelUnreachable("2001:db8:2::/56".parse().unwrap())
     );
+    // Then the rest re-asserted.
+    assert_eq!(out.ops.len(), 3, "{:?}", out.ops);
+    assert!(out.ops[1..]
+        .iter()
+        .all(|o| matches!(o, Op::AddUnreachable(_) | Op::AddAddress(_))));
     assert_eq!(a.lease().unwrap().prefixes.len(), 1);
     // Other effects do nothing.
     assert_eq!(
         a.on_effect(Timestamp::ZERO, &Effect::NoPrefixAvail),
         Actions::default()
     );
+}
+
+#[test]
+fn assumed_state_is_withdrawn_when_lost_at_start() {
+    // Restart with an expired saved lease: the engine reports it Lost, and
+    // the addresses and route left from before are withdrawn.
+    let mut a = Applier::new("wan0", vec![ds("lan0", 0, 1)], true);
+    let l = lease(&["2001:db8:1::/56"]);
+    a.assume(Some(l.clone()));
+    let out = a.on_effect(
+        Timestamp::from_secs(1000),
+        &Effect::Lost {
+            prefixes: l.prefix_list(),
+            reason: LostReason::Expired,
+        },
+    );
+    assert_eq!(actions_of(&out.hooks), vec!["expire"]);
+    assert_eq!(out.ops.len(), 2);
+    assert!(out
+        .ops
+        .iter()
+        .all(|o| matches!(o, Op::DelAddress(_) | Op::DelUnreachable(_))));
+    // A valid one: Bound re-asserts everything (state is gone after a reboot).
+    let mut a = Applier::new("wan0", vec![ds("lan0", 0, 1)], true);
+    a.assume(Some(l.clone()));
+    let out = a.on_effect(Timestamp::ZERO, &Effect::Bound { old: None, new: l });
+    assert_eq!(actions_of(&out.hooks), vec!["add"]);
+    assert_eq!(out.ops.len(), 2);
+    assert!(out
+        .ops
+        .iter()
+        .all(|o| matches!(o, Op::AddUnreachable(_) | Op::AddAddress(_))));
 }
 
 #[test]
@@ -147,8 +184,9 @@ fn reload_moves_a_downstream() {
     );
     let out = a.set_downstream(vec![ds("lan0", 2, 1)], Timestamp::from_secs(10));
     assert!(out.hooks.is_empty());
-    assert_eq!(out.ops.len(), 2);
+    assert_eq!(out.ops.len(), 3);
     assert!(matches!(&out.ops[0], Op::DelAddress(s) if s.addr.to_string() == "2001:db8:1::1"));
-    assert!(matches!(&out.ops[1], Op::AddAddress(s) if s.addr.to_string() == "2001:db8:1:2::1"));
+    assert!(matches!(&out.ops[1], Op::AddUnreachable(_)));
+    assert!(matches!(&out.ops[2], Op::AddAddress(s) if s.addr.to_string() == "2001:db8:1:2::1"));
     assert_eq!(a.deprecated().len(), 1);
 }

@@ -255,6 +255,14 @@ impl Client {
         out
     }
 
+    /// Hold `lease` without any exchange: for releasing a saved lease in a
+    /// one-shot command (`pd-client release`). The caller then calls
+    /// [`Client::release`].
+    pub fn adopt(&mut self, lease: Lease) {
+        self.lease = Some(lease);
+        self.phase = Phase::Bound;
+    }
+
     /// Give the prefixes back (RFC 9915 §18.2.7). They stop being used now.
     pub fn release(&mut self, now: Timestamp) -> Vec<Effect> {
         let mut out = Vec::new();

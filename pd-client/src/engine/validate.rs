@@ -1,41 +1,19 @@
 //! Checks on Advertise and Reply messages (RFC 9915 §16.3, §16.10, §21.21,
 //! §21.22). Pure functions over typed messages.
 
-use pd_core::duid::Duid;
 use pd_core::wire::{status, Discard, IaPd, Message};
 
-/// RFC 9915 §16.3 / §16.10: an Advertise or Reply is discarded unless it
-/// carries a Server Identifier and our Client Identifier, and its
-/// transaction id is the one of the exchange in progress.
-pub fn check_from_server(msg: &Message, ours: &Duid, xid: [u8; 3]) -> Result<(), Discard> {
-    if msg.xid != xid {
-        return Err(Discard::WrongXid);
-    }
-    if msg.server_id.is_none() {
-        return Err(Discard::MissingServerId);
-    }
-    match &msg.client_id {
-        None => Err(Discard::MissingClientId),
-        Some(c) if c != ours => Err(Discard::NotForUs),
-        Some(_) => Ok(()),
-    }
-}
+pub use pd_core::wire::check_from_server;
 
-/// An IA_PD as the client may use it, or why it was dropped.
-///
-/// RFC 9915 §21.21: an IA_PD with T1 > T2 (both non-zero) is discarded and
-/// the message processed as if it were absent. §21.22: an IAPREFIX whose
-/// preferred lifetime exceeds its valid lifetime is discarded; so is one of
-/// length 0 (a delegation of the whole address space means nothing).
+/// An IA_PD as the client may use it, or why it was dropped:
+/// [`pd_core::wire::sanitize_ia_pd`] (RFC 9915 §21.21: T1 > T2 with both
+/// non-zero drops the IA_PD; §21.22: preferred > valid drops the IAPREFIX),
+/// and also IAPREFIXes of length 0 (a delegation of the whole address
+/// space means nothing) or carrying an error status.
 pub fn sanitize_ia_pd(ia: &IaPd) -> Result<IaPd, Discard> {
-    if ia.t1 != 0 && ia.t2 != 0 && ia.t1 > ia.t2 {
-        return Err(Discard::BadLifetimes);
-    }
-    let mut out = ia.clone();
+    let mut out = pd_core::wire::sanitize_ia_pd(ia).ok_or(Discard::BadLifetimes)?;
     out.prefixes.retain(|p| {
-        p.preferred <= p.valid
-            && !p.prefix.is_empty()
-            && p.status.as_ref().is_none_or(|s| s.code == status::SUCCESS)
+        !p.prefix.is_empty() && p.status.as_ref().is_none_or(|s| s.code == status::SUCCESS)
     });
     Ok(out)
 }
@@ -84,6 +62,7 @@ pub fn top_status(msg: &Message) -> u16 {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use pd_core::duid::Duid;
     use pd_core::wire::{IaPrefix, MsgType, Status};
 
     fn iap(p: &str, preferred: u32, valid: u32) -> IaPrefix {
