@@ -36,6 +36,12 @@ pub struct Subnet {
     pub parent: LeasedPrefix,
 }
 
+impl std::fmt::Display for AddrSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} dev {}", self.addr, self.len, self.iface)
+    }
+}
+
 /// The desired host state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Desired {
@@ -58,6 +64,26 @@ pub enum Op {
     AddUnreachable(Prefix),
     /// Add (replace) an address.
     AddAddress(AddrSpec),
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::DelAddress(a) => write!(f, "address del {a}"),
+            Op::AddAddress(a) => write!(f, "address replace {a}"),
+            Op::DelUnreachable(p) => write!(f, "route del unreachable {p}"),
+            Op::AddUnreachable(p) => write!(f, "route replace unreachable {p}"),
+        }
+    }
+}
+
+/// Prefixes as `a/len,b/len` for logs.
+pub fn show(prefixes: &[Prefix]) -> String {
+    prefixes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The desired state for `lease`, and warnings for downstreams left out.
@@ -249,6 +275,21 @@ pub(crate) mod tests {
             ]
         );
         assert!(diff(&a, &a).is_empty());
+        assert_eq!(
+            ops[0].to_string(),
+            "address del 2001:db8:1:1::1/64 dev lan0"
+        );
+        assert_eq!(
+            ops[2].to_string(),
+            "route replace unreachable 2001:db8:2::/56"
+        );
+        assert_eq!(
+            show(&[
+                "2001:db8:2::/56".parse().unwrap(),
+                "2001:db8:3::/56".parse().unwrap()
+            ]),
+            "2001:db8:2::/56,2001:db8:3::/56"
+        );
         assert_eq!(ensure(&a).len(), 2);
         assert_eq!(diff(&a, &Desired::default()).len(), 2);
     }

@@ -11,6 +11,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::ralinks::RaLinks;
 use super::{exec, our_duid, seed, sleep_opt, Upstream, BUF_LEN};
+use crate::apply::plan::show;
 use crate::apply::Applier;
 use crate::config::{Config, Hooks};
 use crate::engine::{Client, Effect, EngineConfig, State};
@@ -143,13 +144,13 @@ impl Daemon {
                     continue;
                 }
                 Effect::Bound { old, new } => {
-                    tracing::info!(iface = %self.up.name, prefixes = ?new.prefix_list(), previous = ?old.as_ref().map(|o| o.prefix_list()), server = %new.server_addr, t1 = new.t1, t2 = new.t2, "bound")
+                    tracing::info!(iface = %self.up.name, prefixes = %show(&new.prefix_list()), previous = %old.as_ref().map(|o| show(&o.prefix_list())).unwrap_or_default(), server = %new.server_addr, t1 = new.t1, t2 = new.t2, "bound")
                 }
                 Effect::Extended(l) => {
-                    tracing::info!(iface = %self.up.name, prefixes = ?l.prefix_list(), t1 = l.t1, t2 = l.t2, "extended")
+                    tracing::info!(iface = %self.up.name, prefixes = %show(&l.prefix_list()), t1 = l.t1, t2 = l.t2, "extended")
                 }
                 Effect::Lost { prefixes, reason } => {
-                    tracing::warn!(iface = %self.up.name, ?prefixes, ?reason, "prefixes lost")
+                    tracing::warn!(iface = %self.up.name, prefixes = %show(prefixes), ?reason, "prefixes lost")
                 }
                 Effect::NoPrefixAvail => {
                     tracing::warn!(iface = %self.up.name, "server has no prefix for us (NoPrefixAvail)")
@@ -226,7 +227,10 @@ impl Daemon {
         }
         exec::execute(&self.router, &actions.ops).await;
         self.hooks = hook_runner(cfg.hooks.as_ref());
-        self.ra.final_ras(&mut self.applier, now).await;
+        // Links no longer advertising say goodbye; the others go on.
+        self.ra
+            .final_ras(&mut self.applier, now, &cfg.downstream)
+            .await;
         self.ra = RaLinks::new(&cfg.downstream, seed());
         self.ra.resolve(now);
         self.cfg = cfg;
@@ -239,7 +243,9 @@ impl Daemon {
         tracing::info!("stopping: releasing the delegation");
         let fx = self.engine.release(self.up.now());
         self.execute(fx).await;
-        self.ra.final_ras(&mut self.applier, self.up.now()).await;
+        self.ra
+            .final_ras(&mut self.applier, self.up.now(), &[])
+            .await;
         let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
         let mut buf = vec![0u8; BUF_LEN];
         while self.engine.state() == State::Releasing {

@@ -50,8 +50,8 @@ pub async fn execute(router: &Router, ops: &[Op]) {
             },
         };
         match r {
-            Ok(()) => tracing::info!(?op, "host updated"),
-            Err(e) => tracing::warn!(?op, error = %e, "host operation failed"),
+            Ok(()) => tracing::info!(op = %op, "host updated"),
+            Err(e) => tracing::warn!(op = %op, error = %e, "host operation failed"),
         }
     }
 }

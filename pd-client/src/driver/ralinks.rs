@@ -99,10 +99,17 @@ impl RaLinks {
         }
     }
 
-    /// The last RA on every link (router lifetime 0, RFC 4861 §6.2.5).
-    pub async fn final_ras(&mut self, applier: &mut Applier, now: Timestamp) {
+    /// The last RA (router lifetime 0, RFC 4861 §6.2.5) on every link
+    /// not in `keep`.
+    pub async fn final_ras(&mut self, applier: &mut Applier, now: Timestamp, keep: &[Downstream]) {
         let Some(sock) = &self.sock else { return };
         for l in &mut self.links {
+            if keep
+                .iter()
+                .any(|d| d.interface == l.name && d.ra_plan.send_ra)
+            {
+                continue;
+            }
             l.sched.stop();
             if let Some(i) = l.ifindex {
                 send(sock, applier, &l.name, i, l.mac, true, now).await;

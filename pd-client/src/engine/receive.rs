@@ -251,7 +251,7 @@ impl Client {
             self.begin_solicit(now, false, out);
             return;
         }
-        tracing::info!(iaid = new.iaid, prefixes = ?new.prefix_list(), t1 = new.t1, t2 = new.t2, "bound");
+        tracing::debug!(iaid = new.iaid, prefixes = ?new.prefix_list(), t1 = new.t1, t2 = new.t2, "reply accepted");
         self.lease = Some(new.clone());
         self.hints.clear();
         self.phase = Phase::Bound;
