@@ -27,6 +27,25 @@ fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
     config::parse(&text).with_context(|| format!("{} is invalid", path.display()))
 }
 
+fn target(
+    config: &std::path::Path,
+    state_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<leases_cmd::Target> {
+    Ok(match state_dir {
+        Some(d) => leases_cmd::Target {
+            control: d.join("control.sock"),
+            state_dir: d,
+        },
+        None => {
+            let c = load(config)?;
+            leases_cmd::Target {
+                state_dir: c.state_dir,
+                control: c.control_socket,
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
@@ -59,20 +78,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             state_dir,
             op,
         } => {
-            let target = match state_dir {
-                Some(d) => leases_cmd::Target {
-                    control: d.join("control.sock"),
-                    state_dir: d,
-                },
-                None => {
-                    let c = load(&config)?;
-                    leases_cmd::Target {
-                        state_dir: c.state_dir,
-                        control: c.control_socket,
-                    }
-                }
-            };
-            println!("{}", leases_cmd::run(&target, op)?);
+            println!("{}", leases_cmd::run(&target(&config, state_dir)?, op)?);
+            Ok(())
+        }
+        Command::Stats { config, state_dir } => {
+            println!("{}", leases_cmd::stats(&target(&config, state_dir)?)?);
             Ok(())
         }
         Command::Run { config } => {

@@ -156,6 +156,7 @@ impl Daemon {
                     .iter()
                     .map(|(k, v)| (format!("{k:?}"), *v))
                     .collect(),
+                refused: self.engine.refused(),
             },
         }
     }
