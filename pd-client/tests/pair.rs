@@ -37,6 +37,7 @@ impl Pair {
             dns_servers: vec!["2001:db8::53".parse().unwrap()],
             routes: false,
             hooks: false,
+            limits: Default::default(),
         };
         let pool = PoolConfig {
             prefix: "2001:db8::/48".parse().unwrap(),
