@@ -22,6 +22,15 @@ fail() { printf '\n\033[31mFAILED: %s\033[0m\n' "$*"; dump_logs; exit 1; }
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
 
+# iproute2 and ping are all the demo needs besides the two daemons.
+need=()
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null || fail "apt-get install ${need[*]}"
+fi
+
 if [ -z "${PD_BIN_DIR:-}" ]; then
     say "building pd-server and pd-client"
     cargo build -q --bins -p pd-server -p pd-client || fail "cargo build"
@@ -100,7 +109,11 @@ ip netns exec "$RT" "$CLIENT" run --config "$WORK/client.toml" >"$WORK/client.lo
 CPID=$!
 
 leases() { ip netns exec "$UP" "$SERVER" leases --state-dir "$WORK/server-state" list "$@"; }
-active_prefix() { leases --json | grep -B1 -A12 '"state": "active"' | sed -n 's/.*"prefix": "\(.*\)".*/\1/p' | head -n1; }
+# The first active lease's prefix, from the JSON list (no jq needed).
+active_prefix() {
+    leases --json | tr -d ' \n' | grep -o '"prefix":"[^"]*","duid":"[^"]*","iaid":[0-9]*,"state":"active"' \
+        | sed 's/"prefix":"\([^"]*\)".*/\1/' | head -n1
+}
 has_active() { [ -n "$(active_prefix)" ]; }
 
 say "the server delegates a prefix to the router"

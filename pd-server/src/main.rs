@@ -14,6 +14,7 @@ fn init_logs(format: LogFormat, level: Option<&str>) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Compact => b.compact().init(),
