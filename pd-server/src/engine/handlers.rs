@@ -109,7 +109,8 @@ pub(super) fn handle(
                         if let Some(l) = s.end_binding(&p, LeaseState::Released) {
                             tracing::info!(prefix = %p, duid = %key.duid, iaid = key.iaid, "lease released");
                             fx.push(Effect::Persist(l.clone()));
-                            s.withdraw(&l, HookAction::Delete, now, &mut fx);
+                            // Dibbler: CLNT_MESSAGE=RELEASE, SRV_MESSAGE=REPLY.
+                            s.withdraw(&l, HookAction::Delete, &names(&msg, "REPLY"), now, &mut fx);
                         }
                     }
                     // RFC 9915 §18.3.8: Decline concerns addresses; a bound
