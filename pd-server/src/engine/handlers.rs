@@ -363,7 +363,7 @@ fn bind_or_offer(
         if let Some(old) = existing.filter(|o| *o != choice.prefix) {
             if let Some(l) = s.end_binding(&old, LeaseState::Released) {
                 fx.push(Effect::Persist(l.clone()));
-                s.withdraw(&l, HookAction::Delete, now, fx);
+                s.withdraw(&l, HookAction::Delete, names, now, fx);
             }
         }
         let next_hop = cfg.next_hop.unwrap_or(*ctx.rx.src.ip());
