@@ -140,9 +140,11 @@ pub async fn run(ifindex: u32, tag: u16, window: usize, stop: Arc<AtomicBool>) -
 
 /// Renew each binding once (with the server's DUID); returns, per binding,
 /// the prefix the Reply carried with a non-zero valid lifetime (None: no
-/// answer or no such prefix).
+/// answer or no such prefix). From an ephemeral port (pd-server answers the
+/// source port), so another client on port 546 in the namespace cannot
+/// take the replies.
 pub async fn renew_all(ifindex: u32, server_duid: &Duid, acked: &[Acked]) -> Vec<Option<Prefix>> {
-    let sock = DhcpSocket::bind(546).expect("bind [::]:546");
+    let sock = DhcpSocket::bind(0).expect("bind an ephemeral port");
     let mut buf = vec![0u8; 65536];
     let mut out = Vec::with_capacity(acked.len());
     for (i, a) in acked.iter().enumerate() {
