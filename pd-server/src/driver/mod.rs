@@ -41,6 +41,8 @@ pub struct Daemon {
     control: UnixListener,
     /// Test-only: skip the flush (benchmarks of the durability cost).
     no_flush: bool,
+    /// Set when the daemon must stop with an error (the store failed).
+    fatal: Option<String>,
 }
 
 impl Daemon {
@@ -107,6 +109,7 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
         links: HashMap::new(),
         control,
         no_flush,
+        fatal: None,
     };
     d.execute(fx).await;
     d.join_links();
@@ -190,6 +193,9 @@ impl Daemon {
                 _ = hup.recv() => fx = self.reload(),
             }
             self.execute(fx).await;
+            if self.fatal.is_some() {
+                break;
+            }
         }
         tracing::info!("stopping; leases and routes stay in place for the next start");
         if let Some(h) = &self.hooks {
@@ -203,7 +209,10 @@ impl Daemon {
             r.finish().await;
         }
         let _ = std::fs::remove_file(&self.cfg.control_socket);
-        Ok(())
+        match self.fatal.take() {
+            Some(why) => anyhow::bail!(why),
+            None => Ok(()),
+        }
     }
 
     fn on_datagram(&mut self, info: pd_core::sys::net::RxInfo, buf: &[u8], fx: &mut Vec<Effect>) {

@@ -194,6 +194,14 @@ impl PdServer {
         self.proc.as_mut().is_some_and(|p| p.try_status().is_none())
     }
 
+    /// Forget a server process that has exited on its own (so it can be
+    /// started again); returns its exit status.
+    pub fn take_exited(&mut self) -> Option<ExitStatus> {
+        let status = self.proc.as_mut()?.try_status()?;
+        self.proc = None;
+        Some(status)
+    }
+
     /// Send `sig` and wait up to `secs` for the exit; returns the status.
     pub fn stop(&mut self, sig: Signal, secs: u64) -> ExitStatus {
         let mut p = self.proc.take().expect("pd-server is not running");
