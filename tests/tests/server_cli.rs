@@ -2,8 +2,6 @@
 //! `leases list` explains a missing database, and a damaged lease database
 //! stops `pd-server run` with a clear message instead of an empty start.
 
-// `value["key"]` on serde_json values yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,8 +2,6 @@
 //! grant, return route, release, re-grant, two clients, restart, SIGTERM,
 //! expiry.
 
-// `value["key"]` on serde_json values yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
 
 use std::net::Ipv6Addr;
 use std::time::Duration;

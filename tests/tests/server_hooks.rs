@@ -3,8 +3,6 @@
 //! the return route (with `[routes] install = false`), and the hook
 //! environment is exactly the documented one.
 
-// `value["key"]` on serde_json values yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

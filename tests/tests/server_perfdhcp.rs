@@ -2,8 +2,6 @@
 //! every Solicit and Request answered, and the lease database holds one
 //! active lease per distinct client.
 
-// `value["key"]` on serde_json values yields Null when absent; it never panics.
-#![allow(clippy::indexing_slicing)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
