@@ -2,7 +2,6 @@
 //! `leases list` explains a missing database, and a damaged lease database
 //! stops `pd-server run` with a clear message instead of an empty start.
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;

@@ -2,7 +2,6 @@
 //! grant, return route, release, re-grant, two clients, restart, SIGTERM,
 //! expiry.
 
-
 use std::net::Ipv6Addr;
 use std::time::Duration;
 

@@ -3,7 +3,6 @@
 //! the return route (with `[routes] install = false`), and the hook
 //! environment is exactly the documented one.
 
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

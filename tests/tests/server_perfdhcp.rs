@@ -2,7 +2,6 @@
 //! every Solicit and Request answered, and the lease database holds one
 //! active lease per distinct client.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use pd_tests::{ClientLink, Netns, PdServer, ServerConfig};
