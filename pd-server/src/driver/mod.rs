@@ -43,6 +43,8 @@ pub struct Daemon {
     no_flush: bool,
     /// Set when the daemon must stop with an error (the store failed).
     fatal: Option<String>,
+    /// When the record-count mark was last saved.
+    marked_at: Instant,
 }
 
 impl Daemon {
@@ -110,8 +112,10 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
         control,
         no_flush,
         fatal: None,
+        marked_at: Instant::now(),
     };
     d.execute(fx).await;
+    d.save_mark();
     d.join_links();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(interfaces = ?d.cfg.interfaces, "pd-server listening");
@@ -182,7 +186,10 @@ impl Daemon {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
                 }
-                _ = tick.tick() => self.join_links(),
+                _ = tick.tick() => {
+                    self.join_links();
+                    self.save_mark();
+                }
                 c = self.control.accept() => {
                     if let Ok((stream, _)) = c {
                         self.control_request(stream).await;
@@ -196,6 +203,14 @@ impl Daemon {
             if self.fatal.is_some() {
                 break;
             }
+            // At most once a second: the mark is a lower bound, and its
+            // fsyncs must not double the cost of every flush.
+            if self.marked_at.elapsed() >= Duration::from_secs(1) {
+                self.save_mark();
+            }
+        }
+        if self.fatal.is_none() {
+            self.save_mark();
         }
         tracing::info!("stopping; leases and routes stay in place for the next start");
         if let Some(h) = &self.hooks {
@@ -229,6 +244,15 @@ impl Daemon {
         let bytes = buf.get(..info.len).unwrap_or_default();
         let now = self.now();
         fx.extend(self.engine.handle_datagram(now, &rx, bytes));
+    }
+
+    /// Raise the lease database's record-count mark (after flushes only:
+    /// every write of a turn is flushed before the next select).
+    fn save_mark(&mut self) {
+        self.marked_at = Instant::now();
+        if let Err(e) = self.store.save_mark() {
+            tracing::warn!(error = %e, "cannot update the lease database mark");
+        }
     }
 
     /// SIGHUP: re-read the config; on error keep the running one.
