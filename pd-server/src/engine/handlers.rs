@@ -6,7 +6,7 @@ use pd_core::effect::{HookAction, Transmit};
 use pd_core::prefix::Prefix;
 use pd_core::time::Timestamp;
 use pd_core::wire::{
-    self, status, Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RelayHop, Status,
+    self, status, Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RelayHop, Status, SERVER_PORT,
 };
 
 use super::env::MessageNames;
@@ -15,6 +15,8 @@ use crate::lease::{ClientKey, LeaseState};
 
 /// DNS Recursive Name Server option code (RFC 3646).
 const OPTION_DNS_SERVERS: u16 = 23;
+/// Relay Source Port option code (RFC 8357).
+const OPTION_RELAY_SOURCE_PORT: u16 = 135;
 
 /// What to do with the IA_PDs of a message.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -107,7 +109,8 @@ pub(super) fn handle(
                         if let Some(l) = s.end_binding(&p, LeaseState::Released) {
                             tracing::info!(prefix = %p, duid = %key.duid, iaid = key.iaid, "lease released");
                             fx.push(Effect::Persist(l.clone()));
-                            s.withdraw(&l, HookAction::Delete, now, &mut fx);
+                            // Dibbler: CLNT_MESSAGE=RELEASE, SRV_MESSAGE=REPLY.
+                            s.withdraw(&l, HookAction::Delete, &names(&msg, "REPLY"), now, &mut fx);
                         }
                     }
                     // RFC 9915 §18.3.8: Decline concerns addresses; a bound
@@ -360,7 +363,7 @@ fn bind_or_offer(
         if let Some(old) = existing.filter(|o| *o != choice.prefix) {
             if let Some(l) = s.end_binding(&old, LeaseState::Released) {
                 fx.push(Effect::Persist(l.clone()));
-                s.withdraw(&l, HookAction::Delete, now, fx);
+                s.withdraw(&l, HookAction::Delete, names, now, fx);
             }
         }
         let next_hop = cfg.next_hop.unwrap_or(*ctx.rx.src.ip());
@@ -483,6 +486,13 @@ fn zero_lifetimes(ia: &IaPd) -> IaPd {
 /// (port 547) wrapped in Relay-Repl with each Interface-Id echoed
 /// (RFC 9915 §19.3).
 fn transmit(rx: &Rx, relays: Vec<RelayHop>, reply: Message) -> Transmit {
+    // RFC 9915 §19.3: Relay-Repl goes to the relay's server port 547,
+    // unless it sent a Relay Source Port option (RFC 8357 §5.2).
+    let port = match relays.first() {
+        Some(h) if !h.other.iter().any(|o| o.code == OPTION_RELAY_SOURCE_PORT) => SERVER_PORT,
+        _ => rx.src.port(),
+    };
+    let to = SocketAddrV6::new(*rx.src.ip(), port, 0, 0);
     let relays = relays
         .into_iter()
         .map(|h| RelayHop {
@@ -490,7 +500,6 @@ fn transmit(rx: &Rx, relays: Vec<RelayHop>, reply: Message) -> Transmit {
             ..h
         })
         .collect();
-    let to = SocketAddrV6::new(*rx.src.ip(), rx.src.port(), 0, 0);
     Transmit {
         to,
         ifindex: rx.ifindex,

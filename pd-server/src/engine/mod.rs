@@ -160,7 +160,13 @@ impl Server {
                 fx.push(Effect::Forget(prefix));
             }
             if was_active && (expired || !kept) {
-                s.withdraw(&l, HookAction::Expire, now, &mut fx);
+                s.withdraw(
+                    &l,
+                    HookAction::Expire,
+                    &env::MessageNames::none(),
+                    now,
+                    &mut fx,
+                );
             } else if was_active {
                 let link = link_of_lease(&l);
                 s.limiter.bound(&link);
@@ -227,7 +233,13 @@ impl Server {
             if let Some(l) = self.end_binding(&p, LeaseState::Expired) {
                 tracing::info!(prefix = %p, duid = %l.client.duid, iaid = l.client.iaid, "lease expired");
                 fx.push(Effect::Persist(l.clone()));
-                self.withdraw(&l, HookAction::Expire, now, &mut fx);
+                self.withdraw(
+                    &l,
+                    HookAction::Expire,
+                    &env::MessageNames::none(),
+                    now,
+                    &mut fx,
+                );
             }
         }
         fx
@@ -242,7 +254,13 @@ impl Server {
     pub fn admin_release(&mut self, now: Timestamp, p: &Prefix) -> Option<Vec<Effect>> {
         let l = self.end_binding(p, LeaseState::Released)?;
         let mut fx = vec![Effect::Persist(l.clone())];
-        self.withdraw(&l, HookAction::Delete, now, &mut fx);
+        self.withdraw(
+            &l,
+            HookAction::Delete,
+            &env::MessageNames::none(),
+            now,
+            &mut fx,
+        );
         Some(fx)
     }
 
@@ -327,18 +345,21 @@ impl Server {
         }
     }
 
-    /// Route withdrawal + hook for a released or expired binding.
-    fn withdraw(&self, l: &Lease, action: HookAction, now: Timestamp, fx: &mut Vec<Effect>) {
+    /// Route withdrawal + hook for a released or expired binding
+    /// (`names`: the client's Release behind it, or none).
+    fn withdraw(
+        &self,
+        l: &Lease,
+        action: HookAction,
+        names: &env::MessageNames,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) {
         if self.settings.routes {
             fx.push(Effect::RouteDel(route_of(l)));
         }
         if self.settings.hooks {
-            fx.push(Effect::Hook(env::hook_call(
-                l,
-                action,
-                &env::MessageNames::none(),
-                now,
-            )));
+            fx.push(Effect::Hook(env::hook_call(l, action, names, now)));
         }
     }
 }

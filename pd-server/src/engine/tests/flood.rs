@@ -5,7 +5,9 @@ use super::*;
 use pd_core::wire::status;
 
 fn capped(rate: u32, max: u64) -> Server {
-    server(&format!("{CONFIG}\n[limits]\nnew-bindings-per-second = {rate}\nmax-bindings-per-link = {max}\n"))
+    server(&format!(
+        "{CONFIG}\n[limits]\nnew-bindings-per-second = {rate}\nmax-bindings-per-link = {max}\n"
+    ))
 }
 
 fn request(s: &mut Server, now: Timestamp, n: u32) -> Message {
@@ -15,14 +17,19 @@ fn request(s: &mut Server, now: Timestamp, n: u32) -> Message {
 }
 
 fn refused(m: &Message) -> bool {
-    m.ia_pd[0].status.as_ref().is_some_and(|s| s.code == status::NO_PREFIX_AVAIL)
+    m.ia_pd[0]
+        .status
+        .as_ref()
+        .is_some_and(|s| s.code == status::NO_PREFIX_AVAIL)
 }
 
 #[test]
 fn new_bindings_per_second_per_link() {
     let mut s = capped(10, 0);
     let t = Timestamp::from_secs(100);
-    let granted_now = (0..50).filter(|n| !refused(&request(&mut s, t, *n))).count();
+    let granted_now = (0..50)
+        .filter(|n| !refused(&request(&mut s, t, *n)))
+        .count();
     assert_eq!(granted_now, 10);
     assert_eq!(s.refused(), 40);
     // Legitimate renewals keep working while the link is capped.
@@ -40,7 +47,9 @@ fn new_bindings_per_second_per_link() {
     assert!(!refused(&sent(&s.handle_message(t, &r2, env(m)))));
     // Half a second later, five more.
     let later = Timestamp::from_millis(100_500);
-    let more = (100..150).filter(|n| !refused(&request(&mut s, later, *n))).count();
+    let more = (100..150)
+        .filter(|n| !refused(&request(&mut s, later, *n)))
+        .count();
     assert_eq!(more, 5);
     assert_eq!(s.active_count(), 16);
 }
