@@ -37,6 +37,7 @@ write_pd_config() {
 interfaces = ["s0"]
 state-dir = "$1/state"
 duid = "00:03:00:01:02:00:00:00:00:01"
+$([ "${PREF255:-0}" = 1 ] && echo "preference = 255")
 
 [[pool]]
 prefix = "$2"
@@ -65,6 +66,7 @@ write_kea_config() {
                      "name": "$1/leases6.csv", "lfc-interval": 0},
   "preferred-lifetime": 3600, "valid-lifetime": 7200,
   "renew-timer": 1800, "rebind-timer": 2880,
+  $([ "${PREF255:-0}" = 1 ] && echo '"option-data": [{"name": "preference", "data": "255", "always-send": true}],')
   "subnet6": [{"subnet": "2001:db8:ffff::/64", "interface": "s0",
     "pd-pools": [{"prefix": "$addr", "prefix-len": $plen, "delegated-len": $3}]}],
   "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
@@ -166,7 +168,7 @@ trial() {
     t0=$(now_s)
     c0=$(cpu_ticks "$SRV_PID")
     ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) perfdhcp -6 -g single \
-        -l c0 -e prefix-only -R $CLIENTS -r $rate -p $dur -W 1000000 -x t >'$d/perfdhcp.out' 2>&1; \
+        -l c0 -e prefix-only -R $CLIENTS -r $rate -p $dur -W $EXIT_WAIT_US -x t >'$d/perfdhcp.out' 2>&1; \
         echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
     c1=$(cpu_ticks "$SRV_PID")
     t1=$(now_s)

@@ -34,6 +34,9 @@ SCALE_COUNT=1000000
 FULL_COUNT=1038000
 FULL_POOL=2001:db8::/44
 CLIENT_RUNS=10
+START_RUNS=3
+FULL_RATE=1
+EXIT_WAIT_US=1000000
 TINY=0
 KEEP_RAW=0
 POOL_PREFIX=2001:db8::/40
@@ -56,7 +59,8 @@ while [ $# -gt 0 ]; do
     --keep-raw) KEEP_RAW=1 ;;
     --tiny)
         TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATE=200 REPEAT=1
-        SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=2
+        SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
+        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000
         ;;
     -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -109,6 +113,7 @@ say "columns: label variant rate dur sa_sent rr_recv xps loss% p50ms p99ms cpu_m
 ns_setup
 
 for s in ${SECTIONS//,/ }; do
+    SECTION_T0=$(now_s)
     case $s in
     rate) section_rate ;;
     fixed) section_fixed ;;
@@ -116,6 +121,7 @@ for s in ${SECTIONS//,/ }; do
     client) section_client ;;
     *) die "unknown section $s" ;;
     esac
+    say "($s: $(awk -v a="$SECTION_T0" -v b="$(now_s)" 'BEGIN {printf "%.0f", b - a}') s)"
 done
 
 say "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
