@@ -41,7 +41,10 @@ pub fn run(path: &str) -> anyhow::Result<()> {
     } else {
         lost as f64 * 100.0 / sa.sent as f64
     };
-    println!("sa_sent={} sa_recv={} rr_sent={} rr_recv={}", sa.sent, sa.received, rr.sent, rr.received);
+    println!(
+        "sa_sent={} sa_recv={} rr_sent={} rr_recv={}",
+        sa.sent, sa.received, rr.sent, rr.received
+    );
     println!("lost={lost} loss_pct={loss_pct:.3} pairs={}", pairs.len());
     println!(
         "p50_ms={:.3} p99_ms={:.3} max_ms={:.3}",
@@ -124,7 +127,9 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v.get(rank.clamp(1, v.len()) - 1).copied().unwrap_or(f64::NAN)
+    v.get(rank.clamp(1, v.len()) - 1)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()>
     println!(
         "memory: rss_kb after open={rss_open} after load={rss_load} (store cache + Vec<Lease>) after engine built={rss}"
     );
+    println!(
+        "sizes: Lease={} Prefix={} ClientKey={} LinkKey={} bytes (+ the DUID's heap block per copy)",
+        std::mem::size_of::<Lease>(),
+        std::mem::size_of::<Prefix>(),
+        std::mem::size_of::<pd_server::lease::ClientKey>(),
+        std::mem::size_of::<pd_server::engine::LinkKey>(),
+    );
     let now = || Timestamp::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(0));
     // Client DUIDs new to this store on every run (a known client would get
     // its existing binding back, which is not an allocation).
@@ -62,7 +69,12 @@ pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()>
     for k in 0..allocations {
         let client = Duid::en(99_999, &[&run_id[..], &k.to_be_bytes()[..]].concat());
         let rx = Rx {
-            src: SocketAddrV6::new(pd_core::prefix::link_local_from_mac([2, 9, 9, 9, 9, 9]), 546, 0, 0),
+            src: SocketAddrV6::new(
+                pd_core::prefix::link_local_from_mac([2, 9, 9, 9, 9, 9]),
+                546,
+                0,
+                0,
+            ),
             dst: "ff02::1:2".parse()?,
             ifindex: 2,
             iface: Arc::from("s0"),
