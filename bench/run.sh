@@ -15,7 +15,8 @@
 # Sections (comma list, default all): rate (highest rate with < 0.5 % lost
 # exchanges, for pd, pd-noflush and kea), fixed (all at each of
 # --common-rates, default 10000,auto; auto = 80 % of the lower of pd's and
-# Kea's peaks; plus pd with routes on at the first rate), scale (1M leases
+# Kea's peaks; plus pd with routes on at the first rate), flush (what one
+# durable lease write costs: sled flush vs + fdatasync), scale (1M leases
 # restored; allocation in a 99 % full pool), client (pd-client and dhclient:
 # time to a prefix).
 # --tiny: seconds-long smoke run (CI): 1 s trials at a low rate, small stores.
@@ -29,13 +30,14 @@ START_RATE=4000
 MAX_RATE=64000
 COMMON_RATES=10000,auto
 REPEAT=3
-SECTIONS=rate,fixed,scale,client
+SECTIONS=rate,fixed,flush,scale,client
 BIN_DIR=$REPO/target/release
 OUT=
 SCALE_COUNT=1000000
 FULL_COUNT=1038000
 FULL_POOL=2001:db8::/44
 CLIENT_RUNS=10
+FLUSH_COUNT=1000
 START_RUNS=3
 FULL_RATE=1
 EXIT_WAIT_US=1000000
@@ -62,9 +64,9 @@ while [ $# -gt 0 ]; do
     --tiny)
         TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATES=200 REPEAT=1
         SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
-        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000
+        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000 FLUSH_COUNT=20
         ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -119,6 +121,7 @@ for s in ${SECTIONS//,/ }; do
     case $s in
     rate) section_rate ;;
     fixed) section_fixed ;;
+    flush) section_flush ;;
     scale) section_scale ;;
     client) section_client ;;
     *) die "unknown section $s" ;;

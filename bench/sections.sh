@@ -198,6 +198,13 @@ section_scale() {
     POOL_PREFIX=$save_prefix
 }
 
+# --- durability micro-benchmark ---------------------------------------------
+
+section_flush() {
+    say "## durability: one single-lease write, in-process (pd-bench flush-cost, $FLUSH_COUNT writes per mode)"
+    say "$("$BIN_DIR/pd-bench" flush-cost --dir "$OUT/flush-cost" --count "$FLUSH_COUNT")"
+}
+
 # --- client -----------------------------------------------------------------
 
 # time_cmd OUTVAR CMD... — wall seconds of CMD (its status is returned).

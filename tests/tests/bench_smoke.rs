@@ -78,6 +78,11 @@ fn bench_script_tiny_run() {
         assert!(number_after(l, "cpu") > 0.0, "no CPU measured: {l}");
     }
     assert!(line("ratio pd/kea at peak").contains("cpu per exchange"));
+    // The durability micro-benchmark measured all three modes.
+    for m in ["unflushed", "sled-flush", "sled-flush+fdatasync"] {
+        let l = line(&format!("flush-cost {m}:"));
+        assert!(number_after(l, "p50") >= 0.0, "{l}");
+    }
     // The store fill, the timed restart and the in-process restore worked.
     assert!(line("fill: wrote 2000 leases").contains("2001:db8::/32"));
     let start = line("daemon start to listening");
