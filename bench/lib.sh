@@ -134,6 +134,12 @@ stop_server() {
 
 # --- measurements -----------------------------------------------------------
 
+# rcvbuf_errors NS — UDPv6 datagrams the namespace dropped because a socket's
+# receive buffer was full (Udp6RcvbufErrors).
+rcvbuf_errors() {
+    ip netns exec "$1" awk '$1 == "Udp6RcvbufErrors" {print $2}' /proc/net/snmp6
+}
+
 # cpu_ticks PID — utime+stime (all threads) in clock ticks.
 cpu_ticks() {
     sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
@@ -151,6 +157,7 @@ perf_sum() {
 # Appends one line to $RESULTS, echoes it and leaves it in TRIAL_LINE:
 # label variant rate duration sa_sent rr_recv xps loss_pct p50 p99 cpu_ms_per_1k
 #   srv_cpu_pct perfdhcp_cpu_pct syncs_per_s load1 verdict
+#   srv_rcvbuf_drops perfdhcp_rcvbuf_drops
 trial() {
     local v=$1 rate=$2 dur=$3 label=$4
     TRIAL_N=$((${TRIAL_N:-0} + 1))
@@ -165,6 +172,8 @@ trial() {
         sleep 0.3
     fi
     local t0 c0 t1 c1
+    local sb0 cb0 sb1 cb1
+    sb0=$(rcvbuf_errors "$NS_S") cb0=$(rcvbuf_errors "$NS_C")
     t0=$(now_s)
     c0=$(cpu_ticks "$SRV_PID")
     ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) perfdhcp -6 -g single \
@@ -172,6 +181,7 @@ trial() {
         echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
     c1=$(cpu_ticks "$SRV_PID")
     t1=$(now_s)
+    sb1=$(rcvbuf_errors "$NS_S") cb1=$(rcvbuf_errors "$NS_C")
     local ld
     ld=$(load1)
     if [ -n "$perf_pid" ]; then
@@ -198,16 +208,18 @@ trial() {
     local line
     line=$(awk -v label="$label" -v v="$v" -v rate="$rate" -v dur="$dur" -v ss="$sa_sent" \
         -v rr="$rr_recv" -v loss="$loss" -v p50="$p50" -v p99="$p99" -v tick="$CLK_TCK" \
-        -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v pc="$pcpu" -v sy="$syncs" -v ld="$ld" '
+        -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v pc="$pcpu" -v sy="$syncs" -v ld="$ld" \
+        -v sbe="$((sb1 - sb0))" -v cbe="$((cb1 - cb0))" '
         BEGIN {
             cpu = (c1 - c0) / tick; wall = t1 - t0
             per1k = rr > 0 ? cpu * 1e6 / rr : -1
             verdict = "pass"
             if (ss < 0.97 * rate * dur) verdict = "driver-limited"
+            else if (loss >= 0.5 && 100 * pc / wall >= 95) verdict = "driver-saturated"
             else if (loss >= 0.5) verdict = "loss"
-            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s\n",
+            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s %d %d\n",
                 label, v, rate, dur, ss, rr, rr / dur, loss, p50, p99, per1k,
-                100 * cpu / wall, 100 * pc / wall, sy, ld, verdict
+                100 * cpu / wall, 100 * pc / wall, sy, ld, verdict, sbe, cbe
         }')
     echo "$line" >>"$RESULTS"
     TRIAL_LINE=$line
