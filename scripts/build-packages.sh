@@ -7,7 +7,8 @@
 # Installs cargo-deb and cargo-generate-rpm if missing (~3 min on 2 cores),
 # builds the release binaries (own target dir, target/pkg, so it never waits
 # for or disturbs the debug build), generates the shell completions from the
-# binaries and the compressed man pages into target/pkg-gen/, then runs
+# binaries and the compressed man pages into $CARGO_TARGET_DIR/release/pkg-gen/
+# (named target/release/pkg-gen/ in the package metadata), then runs
 # cargo deb and cargo generate-rpm for each package. See packaging/README.md.
 #
 # Environment:
@@ -21,8 +22,8 @@ cd "$root"
 
 packages=(${PD_PACKAGES:-pd-server pd-client})
 out="$root/target/packages"
-gen="$root/target/pkg-gen"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/pkg}"
+gen="$CARGO_TARGET_DIR/release/pkg-gen"
 export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
 
 step_start=0
@@ -66,8 +67,8 @@ for p in "${packages[@]}"; do
     "$bin" completions fish >"$gen/completions/$p.fish"
     # A binary without a working `completions` subcommand must not slip
     # garbage into a package.
-    grep -q "complete -F _$p" "$gen/completions/$p.bash" ||
-        die "$p completions bash: no 'complete -F _$p' in the output"
+    grep -Eq "^ *complete -F _[a-z_]+ .* $p\$" "$gen/completions/$p.bash" ||
+        die "$p completions bash: no 'complete -F ... $p' in the output"
     head -n1 "$gen/completions/_$p" | grep -q "^#compdef $p\$" ||
         die "$p completions zsh: no '#compdef $p' header"
     grep -q "^complete -c $p " "$gen/completions/$p.fish" ||

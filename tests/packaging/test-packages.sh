@@ -155,7 +155,7 @@ check_package_files() {
     check "$p: no other conffiles" bash -c "[ \$(dpkg-query -W -f='\${Conffiles}\n' $p | grep -c .) = 1 ]"
     check "$p: man finds the page" bash -c "man -w $p | grep -qx /usr/share/man/man8/$p.8.gz"
     check "$p: man page renders with a NAME section" bash -c "MANWIDTH=80 man -P cat $p 2>/dev/null | grep -q '^NAME'"
-    check "$p: bash completion registers" bash -c "source /usr/share/bash-completion/completions/$p && complete -p $p | grep -q -- '-F _$p'"
+    check "$p: bash completion registers" bash -c "source /usr/share/bash-completion/completions/$p && complete -p $p | grep -Eq -- '^complete .*-F _[a-z_]+ $p\$'"
     check "$p: zsh completion header" bash -c "head -n1 /usr/share/zsh/vendor-completions/_$p | grep -qx '#compdef $p'"
     check "$p: fish completion" grep -q "^complete -c $p " "/usr/share/fish/vendor_completions.d/$p.fish"
     # deb-systemd-helper enables without a running systemd; nothing starts it.
@@ -256,6 +256,9 @@ if has pd-server; then
     ip -n "$ns_s" link add srv0 address 02:00:00:00:00:01 type veth peer name cli0 address 02:00:00:00:00:02 netns "$ns_c"
     ip -n "$ns_s" link set srv0 up
     ip -n "$ns_c" link set cli0 up
+    lladdr() { ip -n "$1" -6 addr show dev "$2" scope link | grep -v tentative | grep -q 'inet6 fe80::'; }
+    wait_for 10 "link-local address on srv0" lladdr "$ns_s" srv0
+    wait_for 10 "link-local address on cli0" lladdr "$ns_c" cli0
 
     # The shipped configuration with the test's interface and state-dir,
     # routes left to the shipped hook script.
