@@ -79,8 +79,18 @@ purge_all() {
         fi
     done
 }
+# shellcheck source=tests/packaging/systemd-ns.sh
+source "$root/tests/packaging/systemd-ns.sh"
 cleanup() {
     local rc=$?
+    for n in "${!sd_cg[@]}"; do
+        if [ "$rc" != 0 ] && [ -n "${sd_pid[$n]:-}" ]; then
+            echo "---- nested systemd $n: units" >&2
+            sd "$n" systemctl --no-pager status --all >&2 2>&1 || true
+            sd "$n" sh -c 'tail -n 40 /run/*.log' >&2 2>&1 || true
+        fi
+        sd_stop "$n"
+    done
     for pid in "${bg_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -237,6 +247,31 @@ wait_for() { # SECONDS DESCRIPTION CMD...
     done
 }
 
+# ISC dhclient in the client namespace as the requesting router.
+# dh_request NAME: sets $prefix. dh_release NAME.
+dh_request() {
+    timeout 40 ip netns exec "$ns_c" dhclient -6 -P -1 -v -lf "$work/$1.leases" \
+        -pf "$work/$1.pid" -sf /bin/true cli0 >>"$work/$1.log" 2>&1 ||
+        fail "dhclient ($1) got no prefix"
+    [ -f "$work/$1.pid" ] && bg_pids+=("$(cat "$work/$1.pid")")
+    prefix="$(sed -n 's/.*iaprefix \([0-9a-f:]*\/[0-9]*\) {.*/\1/p' "$work/$1.leases" | tail -n1)"
+    [[ "$prefix" == 2001:db8:2222:*/64 ]] || fail "unexpected delegated prefix '$prefix'"
+    ok "dhclient ($1) was delegated $prefix"
+}
+route_up() {
+    has_route() { ip -n "$ns_s" -6 route show "$prefix" | grep -q "via fe80::ff:fe00:2 dev srv0"; }
+    wait_for 10 "route $prefix via fe80::ff:fe00:2 (hook)" has_route
+    ok "the shipped hook installed $prefix via fe80::ff:fe00:2 dev srv0"
+}
+dh_release() {
+    timeout 30 ip netns exec "$ns_c" dhclient -6 -P -r -v -lf "$work/$1.leases" \
+        -pf "$work/$1.pid" -sf /bin/true cli0 >>"$work/$1.log" 2>&1 ||
+        fail "dhclient -r ($1) failed"
+    route_gone() { ! ip -n "$ns_s" -6 route show "$prefix" | grep -q .; }
+    wait_for 10 "route $prefix withdrawn after Release" route_gone
+    ok "Release ran the delete hook: route withdrawn"
+}
+
 # ---- 4. run the installed server -------------------------------------------
 if has pd-server; then
     check "shipped config passes pd-server check-config" bash -c \
@@ -288,30 +323,15 @@ if has pd-server; then
     check "server DUID written to the state-dir as the service user" \
         bash -c "[ \"\$(stat -c %u '$state/duid')\" = $run_uid ]"
 
-    # ISC dhclient as the requesting router.
-    timeout 40 ip netns exec "$ns_c" dhclient -6 -P -1 -v -lf "$work/dhclient.leases" \
-        -pf "$work/dhclient.pid" -sf /bin/true cli0 >"$work/dhclient.log" 2>&1 ||
-        fail "dhclient got no prefix"
-    [ -f "$work/dhclient.pid" ] && bg_pids+=("$(cat "$work/dhclient.pid")")
-    prefix="$(sed -n 's/.*iaprefix \([0-9a-f:]*\/[0-9]*\) {.*/\1/p' "$work/dhclient.leases" | tail -n1)"
-    [[ "$prefix" == 2001:db8:2222:*/64 ]] || fail "unexpected delegated prefix '$prefix'"
-    ok "dhclient was delegated $prefix"
-    route_up() { ip -n "$ns_s" -6 route show "$prefix" | grep -q "via fe80::ff:fe00:2 dev srv0"; }
-    wait_for 10 "route $prefix via fe80::ff:fe00:2 (hook)" route_up
-    ok "the shipped hook installed $prefix via fe80::ff:fe00:2 dev srv0 as uid $run_uid"
+    dh_request dh1
+    route_up
     check "pd-server leases list (control socket) shows $prefix" bash -c \
         "/usr/bin/pd-server leases --state-dir '$state' list --json | grep -q '${prefix%/*}'"
     kill -HUP "$server_pid"
     wait_for 10 "configuration reloaded" grep -q "configuration reloaded" "$work/server.log"
-    ok "SIGHUP reloads"
     kill -0 "$server_pid" || fail "pd-server died after SIGHUP"
-
-    timeout 30 ip netns exec "$ns_c" dhclient -6 -P -r -v -lf "$work/dhclient.leases" \
-        -pf "$work/dhclient.pid" -sf /bin/true cli0 >>"$work/dhclient.log" 2>&1 ||
-        fail "dhclient -r failed"
-    route_gone() { ! ip -n "$ns_s" -6 route show "$prefix" | grep -q .; }
-    wait_for 10 "route $prefix withdrawn after Release" route_gone
-    ok "Release ran the delete hook: route withdrawn"
+    ok "SIGHUP reloads"
+    dh_release dh1
 
     kill -TERM "$server_pid"
     stopped=0
@@ -323,6 +343,35 @@ if has pd-server; then
     wait "$server_pid" || fail "pd-server exited with status $? after SIGTERM"
     ok "SIGTERM stops pd-server with status 0"
     check "control socket removed on stop" test ! -e "$state/control.sock"
+
+    # ---- 4b. the same under systemd, through the installed unit ----------
+    # The unit reads /etc/pd-server/pd-server.toml: the shipped file with the
+    # test interface and the hook (state-dir stays /var/lib/pd-server).
+    sed -e 's/^interfaces = .*/interfaces = ["srv0"]/' \
+        -e 's/^install = true/install = false/' \
+        -e 's|^# script = "/usr/share/pd/hooks/pd-server.sh"|script = "/usr/share/pd/hooks/pd-server.sh"|' \
+        /etc/pd-server/pd-server.toml >"$work/unit-pd-server.toml"
+    check "unit test config passes check-config" /usr/bin/pd-server check-config "$work/unit-pd-server.toml"
+    sd_start srv "$ns_s" pd-server.service "$work/unit-pd-server.toml"
+    active() { [ "$(sd srv systemctl is-active pd-server.service)" = active ]; }
+    wait_for 20 "pd-server.service active" active
+    ok "systemd started pd-server.service; active once it sent READY=1 (Type=notify)"
+    sd_check_sandbox srv pd-server.service
+    dh_request dh2
+    route_up
+    ok "under systemd the hook ran as the dynamic user with CAP_NET_ADMIN"
+    sd srv systemctl reload pd-server.service
+    reloaded() { sd srv cat /run/pd-server.log | grep -q 'configuration reloaded'; }
+    wait_for 10 "reload under systemd" reloaded
+    active || fail "pd-server.service not active after reload"
+    ok "systemctl reload (ExecReload, SIGHUP) re-read the configuration"
+    dh_release dh2
+    sd srv systemctl stop pd-server.service
+    [ "$(sd srv systemctl show -p Result --value pd-server.service)" = success ] ||
+        fail "pd-server.service did not stop cleanly: $(sd srv systemctl status pd-server.service 2>&1)"
+    [ "$(sd srv systemctl is-active pd-server.service)" = inactive ] || fail "pd-server.service still active"
+    ok "systemctl stop: pd-server.service inactive, Result=success"
+    sd_stop srv
 fi
 
 # ---- 5. remove and purge ------------------------------------------------------
