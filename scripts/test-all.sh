@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-packages=(iproute2 procps isc-dhcp-client kea-dhcp6-server kea-admin ndisc6 radvdump tcpdump)
+packages=(iproute2 procps iputils-ping isc-dhcp-client kea-dhcp6-server kea-admin ndisc6 radvdump tcpdump)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

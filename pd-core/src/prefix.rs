@@ -8,10 +8,20 @@ use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 /// An IPv6 prefix with its host bits cleared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Stored as 16 big-endian octets + length (17 bytes, alignment 1: a u128
+/// would make it 32), since servers keep millions of them; the order is the
+/// numeric one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Prefix {
-    bits: u128,
+    bits: [u8; 16],
     len: u8,
+}
+
+impl fmt::Debug for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Prefix({self})")
+    }
 }
 
 /// Why a prefix could not be built or parsed.
@@ -47,16 +57,24 @@ impl Prefix {
         if bits & !mask(len) != 0 {
             return Err(PrefixError::HostBits(format!("{addr}/{len}")));
         }
-        Ok(Prefix { bits, len })
+        Ok(Prefix::raw(bits, len))
     }
 
     /// `addr/len` with any host bits cleared (len clamped to 128).
     pub fn truncate(addr: Ipv6Addr, len: u8) -> Self {
         let len = len.min(128);
+        Prefix::raw(u128::from(addr) & mask(len), len)
+    }
+
+    fn raw(bits: u128, len: u8) -> Self {
         Prefix {
-            bits: u128::from(addr) & mask(len),
+            bits: bits.to_be_bytes(),
             len,
         }
+    }
+
+    fn n(&self) -> u128 {
+        u128::from_be_bytes(self.bits)
     }
 
     /// The network address.
@@ -76,12 +94,12 @@ impl Prefix {
 
     /// Does this prefix contain `addr`?
     pub fn contains_addr(&self, addr: Ipv6Addr) -> bool {
-        u128::from(addr) & mask(self.len) == self.bits
+        u128::from(addr) & mask(self.len) == self.n()
     }
 
     /// Does this prefix contain `other` (equal counts)?
     pub fn contains(&self, other: &Prefix) -> bool {
-        other.len >= self.len && other.bits & mask(self.len) == self.bits
+        other.len >= self.len && other.n() & mask(self.len) == self.n()
     }
 
     /// Do the two prefixes share any address?
@@ -110,10 +128,7 @@ impl Prefix {
         }
         let host = u32::from(128 - len);
         let offset = if host == 128 { 0 } else { n.checked_shl(host)? };
-        Some(Prefix {
-            bits: self.bits | offset,
-            len,
-        })
+        Some(Prefix::raw(self.n() | offset, len))
     }
 
     /// The index of `sub` among our sub-prefixes of its length, if it is one.
@@ -122,7 +137,7 @@ impl Prefix {
             return None;
         }
         let host = u32::from(128 - sub.len);
-        let rel = sub.bits & !mask(self.len);
+        let rel = sub.n() & !mask(self.len);
         Some(if host >= 128 { 0 } else { rel >> host })
     }
 
@@ -134,7 +149,7 @@ impl Prefix {
 
     /// The address `base | iid` inside this prefix, from a 64-bit interface id.
     pub fn with_iid(&self, iid: u64) -> Ipv6Addr {
-        Ipv6Addr::from(self.bits | (u128::from(iid) & !mask(self.len)))
+        Ipv6Addr::from(self.n() | (u128::from(iid) & !mask(self.len)))
     }
 
     /// Parse `addr/len` leniently, clearing host bits (for operator input
@@ -182,10 +197,7 @@ pub fn eui64_from_mac(mac: [u8; 6]) -> u64 {
 
 /// The link-local address `fe80::/64` + EUI-64 of a MAC.
 pub fn link_local_from_mac(mac: [u8; 6]) -> Ipv6Addr {
-    let ll = Prefix {
-        bits: 0xfe80u128 << 112,
-        len: 64,
-    };
+    let ll = Prefix::raw(0xfe80u128 << 112, 64);
     ll.with_iid(eui64_from_mac(mac))
 }
 

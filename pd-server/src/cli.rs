@@ -51,6 +51,15 @@ pub enum Command {
         #[command(subcommand)]
         op: LeaseOp,
     },
+    /// Counters of the running daemon: bindings, replies, dropped messages by reason, refused bindings.
+    Stats {
+        /// Configuration file (to find the control socket).
+        #[arg(long, short, default_value = "/etc/pd-server/pd-server.toml")]
+        config: PathBuf,
+        /// State directory (instead of reading it from the configuration).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
     /// Print shell completions.
     Completions {
         /// Shell.

@@ -41,6 +41,15 @@ struct RawConfig {
     hooks: RawHooks,
     #[serde(default)]
     reservation: Vec<RawReservation>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLimits {
+    max_bindings_per_link: Option<u64>,
+    new_bindings_per_second: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +148,8 @@ pub struct Config {
     pub hooks: HooksConfig,
     /// Reservations.
     pub reservations: Vec<Reservation>,
+    /// Per-link caps on bindings.
+    pub limits: crate::engine::Limits,
 }
 
 /// One `[[pool]]`.
@@ -221,9 +232,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let msg = e.message().to_string();
         let key = match e.span() {
             Some(span) => {
+                // 1-based: the newlines before the offending text, plus one.
                 let line = text
                     .get(..span.start)
-                    .map(|t| t.lines().count())
+                    .map(|t| t.matches('\n').count() + 1)
                     .unwrap_or(0);
                 format!("line {line}")
             }
@@ -345,6 +357,16 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             timeout_secs,
         },
         reservations,
+        limits: crate::engine::Limits {
+            max_bindings_per_link: raw
+                .limits
+                .max_bindings_per_link
+                .unwrap_or(crate::engine::Limits::default().max_bindings_per_link),
+            new_bindings_per_second: raw
+                .limits
+                .new_bindings_per_second
+                .unwrap_or(crate::engine::Limits::default().new_bindings_per_second),
+        },
     })
 }
 

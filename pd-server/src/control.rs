@@ -48,6 +48,8 @@ pub enum Response {
         replies: u64,
         /// Messages dropped, by reason.
         drops: Vec<(String, u64)>,
+        /// New bindings refused by the per-link caps.
+        refused: u64,
     },
     /// Refused.
     Error {

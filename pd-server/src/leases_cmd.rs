@@ -42,6 +42,17 @@ pub fn run(target: &Target, op: LeaseOp) -> anyhow::Result<String> {
     render(&op, resp)
 }
 
+/// `pd-server stats`: counters from the running daemon (JSON).
+pub fn stats(target: &Target) -> anyhow::Result<String> {
+    let s = UnixStream::connect(&target.control)
+        .with_context(|| format!("no daemon answering on {}", target.control.display()))?;
+    match ask(s, &Request::Stats)? {
+        r @ Response::Stats { .. } => Ok(serde_json::to_string_pretty(&r)?),
+        Response::Error { message } => bail!(message),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
 fn ask(mut s: UnixStream, req: &Request) -> anyhow::Result<Response> {
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
@@ -125,11 +136,7 @@ fn render(op: &LeaseOp, resp: Response) -> anyhow::Result<String> {
             .collect::<Vec<_>>()
             .join("\n")),
         Response::Ok { message } => Ok(message),
-        Response::Stats {
-            active,
-            replies,
-            drops,
-        } => Ok(format!("active {active} replies {replies} drops {drops:?}")),
+        r @ Response::Stats { .. } => Ok(serde_json::to_string_pretty(&r)?),
         Response::Error { message } => bail!(message),
     }
 }

@@ -14,6 +14,7 @@ fn init_logs(format: LogFormat, level: Option<&str>) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Compact => b.compact().init(),
@@ -25,6 +26,25 @@ fn load(path: &std::path::Path) -> anyhow::Result<config::Config> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     config::parse(&text).with_context(|| format!("{} is invalid", path.display()))
+}
+
+fn target(
+    config: &std::path::Path,
+    state_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<leases_cmd::Target> {
+    Ok(match state_dir {
+        Some(d) => leases_cmd::Target {
+            control: d.join("control.sock"),
+            state_dir: d,
+        },
+        None => {
+            let c = load(config)?;
+            leases_cmd::Target {
+                state_dir: c.state_dir,
+                control: c.control_socket,
+            }
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -59,20 +79,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             state_dir,
             op,
         } => {
-            let target = match state_dir {
-                Some(d) => leases_cmd::Target {
-                    control: d.join("control.sock"),
-                    state_dir: d,
-                },
-                None => {
-                    let c = load(&config)?;
-                    leases_cmd::Target {
-                        state_dir: c.state_dir,
-                        control: c.control_socket,
-                    }
-                }
-            };
-            println!("{}", leases_cmd::run(&target, op)?);
+            println!("{}", leases_cmd::run(&target(&config, state_dir)?, op)?);
+            Ok(())
+        }
+        Command::Stats { config, state_dir } => {
+            println!("{}", leases_cmd::stats(&target(&config, state_dir)?)?);
             Ok(())
         }
         Command::Run { config } => {

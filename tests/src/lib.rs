@@ -7,9 +7,15 @@ use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
+pub mod daemon;
 mod link;
+pub mod loadgen;
 mod netns;
 
+pub use daemon::{
+    bin, pd_routes, wait_until, ClientLink, Dhclient, IaPrefix, PdServer, Proc, ServerConfig,
+    TempDir,
+};
 pub use link::{veth, AddrInfo};
 pub use netns::{Background, Netns, NsTask};
 

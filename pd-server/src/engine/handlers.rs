@@ -6,15 +6,17 @@ use pd_core::effect::{HookAction, Transmit};
 use pd_core::prefix::Prefix;
 use pd_core::time::Timestamp;
 use pd_core::wire::{
-    self, status, Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RelayHop, Status,
+    self, status, Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RelayHop, Status, SERVER_PORT,
 };
 
 use super::env::MessageNames;
-use super::{Drop, Effect, Rx, Server};
+use super::{Drop, Effect, LinkKey, Rx, Server};
 use crate::lease::{ClientKey, LeaseState};
 
 /// DNS Recursive Name Server option code (RFC 3646).
 const OPTION_DNS_SERVERS: u16 = 23;
+/// Relay Source Port option code (RFC 8357).
+const OPTION_RELAY_SOURCE_PORT: u16 = 135;
 
 /// What to do with the IA_PDs of a message.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,6 +37,17 @@ pub(super) fn handle(
     // RFC 9915 §16: per-type discard rules (client id, server id, IA options).
     wire::check_from_client(&msg, &s.settings.duid).map_err(Drop::Wire)?;
     let cands = candidates(s, rx, &relays);
+    // The per-link caps count direct clients per interface and relayed ones
+    // per relay.
+    let link = match relays.first() {
+        None => LinkKey::Iface(rx.iface.clone()),
+        Some(_) => LinkKey::Relay(*rx.src.ip()),
+    };
+    let ctx = Ctx {
+        now,
+        rx,
+        link: &link,
+    };
     let mut fx = Vec::new();
     let reply = match msg.msg_type {
         MsgType::Solicit => {
@@ -42,7 +55,7 @@ pub(super) fn handle(
             let rapid = msg.rapid_commit && s.settings.rapid_commit;
             let mode = if rapid { Mode::Bind } else { Mode::Offer };
             let names = names(&msg, if rapid { "REPLY" } else { "ADVERTISE" });
-            let ias = assign_all(s, now, rx, &msg, &cands, mode, &names, &mut fx);
+            let ias = assign_all(s, &ctx, &msg, &cands, mode, &names, &mut fx);
             let mut r = answer(
                 s,
                 &msg,
@@ -62,7 +75,7 @@ pub(super) fn handle(
         MsgType::Request => {
             // RFC 9915 §18.3.2.
             let names = names(&msg, "REPLY");
-            let ias = assign_all(s, now, rx, &msg, &cands, Mode::Bind, &names, &mut fx);
+            let ias = assign_all(s, &ctx, &msg, &cands, Mode::Bind, &names, &mut fx);
             let mut r = answer(s, &msg, MsgType::Reply);
             r.ia_pd = ias;
             r
@@ -73,7 +86,7 @@ pub(super) fn handle(
             let ias = msg
                 .ia_pd
                 .iter()
-                .map(|ia| extend(s, now, rx, &msg, ia, &cands, rebind, &names, &mut fx))
+                .map(|ia| extend(s, &ctx, &msg, ia, &cands, rebind, &names, &mut fx))
                 .collect();
             let mut r = answer(s, &msg, MsgType::Reply);
             r.ia_pd = ias;
@@ -93,10 +106,11 @@ pub(super) fn handle(
                 match bound {
                     // RFC 9915 §18.3.7: release the binding's prefix.
                     Some(p) if release => {
-                        if let Some(l) = s.table.deactivate(&p, LeaseState::Released) {
+                        if let Some(l) = s.end_binding(&p, LeaseState::Released) {
                             tracing::info!(prefix = %p, duid = %key.duid, iaid = key.iaid, "lease released");
                             fx.push(Effect::Persist(l.clone()));
-                            s.withdraw(&l, HookAction::Delete, now, &mut fx);
+                            // Dibbler: CLNT_MESSAGE=RELEASE, SRV_MESSAGE=REPLY.
+                            s.withdraw(&l, HookAction::Delete, &names(&msg, "REPLY"), now, &mut fx);
                         }
                     }
                     // RFC 9915 §18.3.8: Decline concerns addresses; a bound
@@ -270,11 +284,16 @@ fn by_length_hint(s: &Server, ia: &IaPd, cands: &[usize]) -> Vec<usize> {
     v
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a message came from and when.
+struct Ctx<'a> {
+    now: Timestamp,
+    rx: &'a Rx,
+    link: &'a LinkKey,
+}
+
 fn assign_all(
     s: &mut Server,
-    now: Timestamp,
-    rx: &Rx,
+    ctx: &Ctx<'_>,
     msg: &Message,
     cands: &[usize],
     mode: Mode,
@@ -284,7 +303,7 @@ fn assign_all(
     msg.ia_pd
         .iter()
         .map(|ia| match key(msg, ia.iaid) {
-            Ok(k) => assign(s, now, rx, &k, ia, cands, mode, names, fx),
+            Ok(k) => assign(s, ctx, &k, ia, cands, mode, names, fx),
             Err(_) => empty_ia(ia.iaid, status::NO_PREFIX_AVAIL, "no client identifier"),
         })
         .collect()
@@ -294,8 +313,7 @@ fn assign_all(
 #[allow(clippy::too_many_arguments)]
 fn assign(
     s: &mut Server,
-    now: Timestamp,
-    rx: &Rx,
+    ctx: &Ctx<'_>,
     k: &ClientKey,
     ia: &IaPd,
     cands: &[usize],
@@ -307,17 +325,16 @@ fn assign(
     let hints: Vec<Prefix> = ia.prefixes.iter().map(|p| p.prefix).collect();
     let Some(choice) = s.table.choose(k, &hints, &order) else {
         // RFC 9915 §18.3.1 / §18.3.2: NoPrefixAvail inside the IA_PD.
-        tracing::info!(duid = %k.duid, iaid = k.iaid, iface = %rx.iface, "no prefix available");
+        tracing::info!(duid = %k.duid, iaid = k.iaid, iface = %ctx.rx.iface, "no prefix available");
         return empty_ia(ia.iaid, status::NO_PREFIX_AVAIL, "no prefixes available");
     };
-    bind_or_offer(s, now, rx, k, ia.iaid, choice, mode, names, fx)
+    bind_or_offer(s, ctx, k, ia.iaid, choice, mode, names, fx)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn bind_or_offer(
     s: &mut Server,
-    now: Timestamp,
-    rx: &Rx,
+    ctx: &Ctx<'_>,
     k: &ClientKey,
     iaid: u32,
     choice: super::Choice,
@@ -328,18 +345,39 @@ fn bind_or_offer(
     let Some(cfg) = s.table.cfgs.get(choice.pool).cloned() else {
         return empty_ia(iaid, status::NO_PREFIX_AVAIL, "no prefixes available");
     };
+    let now = ctx.now;
+    let existing = s.table.active_of(k);
+    // Per-link caps apply to new bindings only; renewals always pass. An
+    // offer peeks without spending the link's budget.
+    if existing != Some(choice.prefix) && !s.limiter.admit(ctx.link, now, mode == Mode::Bind) {
+        tracing::debug!(duid = %k.duid, iaid, link = ?ctx.link, "per-link binding limit reached");
+        return empty_ia(
+            iaid,
+            status::NO_PREFIX_AVAIL,
+            "binding limit reached on this link",
+        );
+    }
     if mode == Mode::Bind {
-        let next_hop = cfg.next_hop.unwrap_or(*rx.src.ip());
+        // One prefix per IA_PD: a previous one (its pool no longer serves
+        // this link) is released with its route.
+        if let Some(old) = existing.filter(|o| *o != choice.prefix) {
+            if let Some(l) = s.end_binding(&old, LeaseState::Released) {
+                fx.push(Effect::Persist(l.clone()));
+                s.withdraw(&l, HookAction::Delete, names, now, fx);
+            }
+        }
+        let next_hop = cfg.next_hop.unwrap_or(*ctx.rx.src.ip());
         let (lease, new) = s.table.commit(
             k,
             choice,
             now.deadline(cfg.preferred),
             now.deadline(cfg.valid),
             next_hop,
-            &rx.iface,
+            &ctx.rx.iface,
         );
+        s.note_link(lease.prefix, ctx.link);
         if new {
-            tracing::info!(prefix = %lease.prefix, duid = %k.duid, iaid, via = %next_hop, iface = %rx.iface, "prefix delegated");
+            tracing::info!(prefix = %lease.prefix, duid = %k.duid, iaid, via = %next_hop, iface = %ctx.rx.iface, "prefix delegated");
         }
         fx.push(Effect::Persist(lease.clone()));
         let action = if new {
@@ -368,8 +406,7 @@ fn bind_or_offer(
 #[allow(clippy::too_many_arguments)]
 fn extend(
     s: &mut Server,
-    now: Timestamp,
-    rx: &Rx,
+    ctx: &Ctx<'_>,
     msg: &Message,
     ia: &IaPd,
     cands: &[usize],
@@ -406,7 +443,7 @@ fn extend(
         }
         return empty_ia(ia.iaid, status::NO_BINDING, "no binding for this IA_PD");
     };
-    let mut out = bind_or_offer(s, now, rx, &k, ia.iaid, choice, Mode::Bind, names, fx);
+    let mut out = bind_or_offer(s, ctx, &k, ia.iaid, choice, Mode::Bind, names, fx);
     // §18.3.4: prefixes the client holds that are not in its binding are
     // returned with lifetimes 0 so it stops using them.
     out.prefixes.extend(
@@ -449,6 +486,13 @@ fn zero_lifetimes(ia: &IaPd) -> IaPd {
 /// (port 547) wrapped in Relay-Repl with each Interface-Id echoed
 /// (RFC 9915 §19.3).
 fn transmit(rx: &Rx, relays: Vec<RelayHop>, reply: Message) -> Transmit {
+    // RFC 9915 §19.3: Relay-Repl goes to the relay's server port 547,
+    // unless it sent a Relay Source Port option (RFC 8357 §5.2).
+    let port = match relays.first() {
+        Some(h) if !h.other.iter().any(|o| o.code == OPTION_RELAY_SOURCE_PORT) => SERVER_PORT,
+        _ => rx.src.port(),
+    };
+    let to = SocketAddrV6::new(*rx.src.ip(), port, 0, 0);
     let relays = relays
         .into_iter()
         .map(|h| RelayHop {
@@ -456,7 +500,6 @@ fn transmit(rx: &Rx, relays: Vec<RelayHop>, reply: Message) -> Transmit {
             ..h
         })
         .collect();
-    let to = SocketAddrV6::new(*rx.src.ip(), rx.src.port(), 0, 0);
     Transmit {
         to,
         ifindex: rx.ifindex,

@@ -7,6 +7,7 @@
 
 mod env;
 mod handlers;
+mod limits;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use pd_core::wire::{self, Discard};
 
 use crate::config::{Config, PoolConfig, Reservation};
 use crate::lease::{Lease, LeaseState};
+pub use limits::{Limiter, Limits, LinkKey};
 pub use table::{Choice, Table};
 
 /// What the driver must do, in order.
@@ -92,6 +94,8 @@ pub struct Settings {
     pub routes: bool,
     /// Emit hook effects.
     pub hooks: bool,
+    /// Per-link caps.
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -104,6 +108,7 @@ impl Settings {
             dns_servers: cfg.dns_servers.clone(),
             routes: cfg.routes.install,
             hooks: cfg.hooks.script.is_some(),
+            limits: cfg.limits,
         }
     }
 }
@@ -113,6 +118,9 @@ impl Settings {
 pub struct Server {
     settings: Settings,
     table: Table,
+    limiter: Limiter,
+    /// The link of each active binding (for the per-link caps).
+    links: HashMap<Prefix, LinkKey>,
     drops: HashMap<Drop, u64>,
     replies: u64,
 }
@@ -130,6 +138,8 @@ impl Server {
         leases: Vec<Lease>,
     ) -> (Self, Vec<Effect>) {
         let mut s = Server {
+            limiter: Limiter::new(settings.limits),
+            links: HashMap::new(),
             settings,
             table: Table::new(pools, reservations),
             drops: HashMap::new(),
@@ -150,8 +160,17 @@ impl Server {
                 fx.push(Effect::Forget(prefix));
             }
             if was_active && (expired || !kept) {
-                s.withdraw(&l, HookAction::Expire, now, &mut fx);
+                s.withdraw(
+                    &l,
+                    HookAction::Expire,
+                    &env::MessageNames::none(),
+                    now,
+                    &mut fx,
+                );
             } else if was_active {
+                let link = link_of_lease(&l);
+                s.limiter.bound(&link);
+                s.links.insert(l.prefix, link);
                 s.install(&l, None, now, &mut fx);
             }
             if expired && kept {
@@ -211,10 +230,16 @@ impl Server {
     pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<Effect> {
         let mut fx = Vec::new();
         for p in self.table.due(now) {
-            if let Some(l) = self.table.deactivate(&p, LeaseState::Expired) {
+            if let Some(l) = self.end_binding(&p, LeaseState::Expired) {
                 tracing::info!(prefix = %p, duid = %l.client.duid, iaid = l.client.iaid, "lease expired");
                 fx.push(Effect::Persist(l.clone()));
-                self.withdraw(&l, HookAction::Expire, now, &mut fx);
+                self.withdraw(
+                    &l,
+                    HookAction::Expire,
+                    &env::MessageNames::none(),
+                    now,
+                    &mut fx,
+                );
             }
         }
         fx
@@ -227,9 +252,15 @@ impl Server {
 
     /// Release a prefix by operator command (`leases release`).
     pub fn admin_release(&mut self, now: Timestamp, p: &Prefix) -> Option<Vec<Effect>> {
-        let l = self.table.deactivate(p, LeaseState::Released)?;
+        let l = self.end_binding(p, LeaseState::Released)?;
         let mut fx = vec![Effect::Persist(l.clone())];
-        self.withdraw(&l, HookAction::Delete, now, &mut fx);
+        self.withdraw(
+            &l,
+            HookAction::Delete,
+            &env::MessageNames::none(),
+            now,
+            &mut fx,
+        );
         Some(fx)
     }
 
@@ -268,6 +299,32 @@ impl Server {
         &self.settings.duid
     }
 
+    /// New bindings refused by the per-link caps.
+    pub fn refused(&self) -> u64 {
+        self.limiter.refused()
+    }
+
+    /// End an active binding: back to the pool, out of its link's count.
+    fn end_binding(&mut self, p: &Prefix, state: LeaseState) -> Option<Lease> {
+        let l = self.table.deactivate(p, state)?;
+        if let Some(link) = self.links.remove(p) {
+            self.limiter.unbound(&link);
+        }
+        Some(l)
+    }
+
+    /// Record that `p` is now bound on `link`.
+    fn note_link(&mut self, p: Prefix, link: &LinkKey) {
+        match self.links.insert(p, link.clone()) {
+            Some(old) if old == *link => {}
+            Some(old) => {
+                self.limiter.unbound(&old);
+                self.limiter.bound(link);
+            }
+            None => self.limiter.bound(link),
+        }
+    }
+
     fn count(&mut self, d: Drop) {
         *self.drops.entry(d).or_insert(0) += 1;
     }
@@ -288,19 +345,32 @@ impl Server {
         }
     }
 
-    /// Route withdrawal + hook for a released or expired binding.
-    fn withdraw(&self, l: &Lease, action: HookAction, now: Timestamp, fx: &mut Vec<Effect>) {
+    /// Route withdrawal + hook for a released or expired binding
+    /// (`names`: the client's Release behind it, or none).
+    fn withdraw(
+        &self,
+        l: &Lease,
+        action: HookAction,
+        names: &env::MessageNames,
+        now: Timestamp,
+        fx: &mut Vec<Effect>,
+    ) {
         if self.settings.routes {
             fx.push(Effect::RouteDel(route_of(l)));
         }
         if self.settings.hooks {
-            fx.push(Effect::Hook(env::hook_call(
-                l,
-                action,
-                &env::MessageNames::none(),
-                now,
-            )));
+            fx.push(Effect::Hook(env::hook_call(l, action, names, now)));
         }
+    }
+}
+
+/// The link a restored lease is on: a link-local next hop means a directly
+/// attached router; anything else is a relay.
+fn link_of_lease(l: &Lease) -> LinkKey {
+    if l.next_hop.is_unicast_link_local() {
+        LinkKey::Iface(l.iface.clone())
+    } else {
+        LinkKey::Relay(l.next_hop)
     }
 }
 

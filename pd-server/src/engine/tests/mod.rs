@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
 mod exchange;
+mod flood;
 mod lifecycle;
 mod relay;
 

@@ -17,7 +17,7 @@ fn hop(n: u8, link: &str, iid: Option<&[u8]>) -> RelayHop {
 
 fn relay_rx() -> Rx {
     Rx {
-        src: SocketAddrV6::new("2001:db8:ffff::7".parse().unwrap(), 547, 0, 0),
+        src: SocketAddrV6::new("2001:db8:ffff::7".parse().unwrap(), 40000, 0, 0),
         dst: "2001:db8:ffff::1".parse().unwrap(),
         ifindex: 3,
         iface: Arc::from("eth1"),
@@ -98,4 +98,31 @@ fn interface_pools_serve_their_link_only() {
     r.iface = Arc::from("eth2");
     let m = sent(&s.handle_message(T0, &r, env(msg(MsgType::Request, 1, vec![ia(1, &[])]))));
     assert_eq!(granted(&m, 0), p("2001:db8:2222::/64"));
+}
+
+#[test]
+fn relay_source_port_option_is_honoured() {
+    let mut s = server(CONFIG);
+    let mut h = hop(0, "2001:db8:1::1", None);
+    h.other.push(pd_core::wire::RawOption {
+        code: 135,
+        data: vec![0x9c, 0x40],
+    });
+    let fx = s.handle_message(
+        T0,
+        &relay_rx(),
+        Envelope {
+            relays: vec![h],
+            msg: msg(MsgType::Solicit, 1, vec![ia(1, &[])]),
+        },
+    );
+    let tx = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Transmit(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(tx.to.port(), 40000);
+    assert!(tx.envelope.relays[0].other.is_empty());
 }
