@@ -10,11 +10,16 @@
 #    whose ExecStart binary is missing, so the check can fail);
 #    systemd-analyze security --offline rates them; the capability set is
 #    exactly CAP_NET_ADMIN CAP_NET_BIND_SERVICE CAP_NET_RAW.
-# 4. The installed pd-server checks the shipped configuration, then runs in a
-#    network namespace the way its unit runs it: non-root, holding only the
-#    unit's AmbientCapabilities, no-new-privs, NOTIFY_SOCKET set. A client
-#    (ISC dhclient) gets a prefix; the shipped route hook installs the route
-#    as that user; leases list, SIGHUP, release, SIGTERM.
+# 4. The installed daemons check their shipped configurations, then run in
+#    network namespaces (server <-> client, client <-> LAN), twice:
+#    a. under setpriv, as a non-root user holding only the unit's
+#       AmbientCapabilities, no-new-privs, NOTIFY_SOCKET read back;
+#    b. as the installed units under a real systemd started as PID 1 of
+#       private namespaces (tests/packaging/systemd-ns.sh): DynamicUser,
+#       capabilities, seccomp, read-only /, systemctl reload/stop.
+#    ISC dhclient and pd-client get prefixes from pd-server; the shipped
+#    hooks install/withdraw routes and record prefixes; pd-client puts a
+#    router address on the LAN, an unreachable route, and sends RAs.
 # 5. dpkg -r keeps conffiles and state, dpkg --purge removes everything the
 #    packages and their services created (state in /var/lib included).
 # 6. The .rpms: rpm -qpl / --configfiles / --scripts show the files, the
@@ -52,7 +57,7 @@ has() { [[ " ${packages[*]} " == *" $1 "* ]]; }
 [ "$(id -u)" = 0 ] || fail "run as root (dpkg -i, network namespaces)"
 
 # ---- tools -------------------------------------------------------------
-need=(systemd rpm iproute2 isc-dhcp-client socat man-db util-linux)
+need=(systemd rpm iproute2 isc-dhcp-client socat man-db util-linux ndisc6)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -83,6 +88,8 @@ purge_all() {
 source "$root/tests/packaging/systemd-ns.sh"
 cleanup() {
     local rc=$?
+    # Best effort from here on: one failing step must not skip the rest.
+    set +eu
     for n in "${!sd_cg[@]}"; do
         if [ "$rc" != 0 ] && [ -n "${sd_pid[$n]:-}" ]; then
             echo "---- nested systemd $n: units" >&2
@@ -255,7 +262,7 @@ dh_request() {
         fail "dhclient ($1) got no prefix"
     [ -f "$work/$1.pid" ] && bg_pids+=("$(cat "$work/$1.pid")")
     prefix="$(sed -n 's/.*iaprefix \([0-9a-f:]*\/[0-9]*\) {.*/\1/p' "$work/$1.leases" | tail -n1)"
-    [[ "$prefix" == 2001:db8:2222:*/64 ]] || fail "unexpected delegated prefix '$prefix'"
+    [[ "$prefix" == 2001:db8:2222:*/56 ]] || fail "unexpected delegated prefix '$prefix'"
     ok "dhclient ($1) was delegated $prefix"
 }
 route_up() {
@@ -270,6 +277,125 @@ dh_release() {
     route_gone() { ! ip -n "$ns_s" -6 route show "$prefix" | grep -q .; }
     wait_for 10 "route $prefix withdrawn after Release" route_gone
     ok "Release ran the delete hook: route withdrawn"
+}
+
+# ---- pd-client runs (called while the server runs) --------------------------
+# The shipped client configuration pointed at the test links: upstream cli0,
+# downstream lan0; with the shipped hook when $2 is "hook".
+client_config() { # STATE_DIR|"" hook|nohook > file
+    local c
+    c="$(sed -e 's/^interface = "eth0"/interface = "cli0"/' \
+        -e 's/^interface = "eth1"/interface = "lan0"/' /etc/pd-client/pd-client.toml)"
+    [ -z "$1" ] || c="$(sed "s|^state-dir = .*|state-dir = \"$1\"|" <<<"$c")"
+    if [ "$2" = hook ]; then
+        c="$(sed -e 's/^# \[hooks\]/[hooks]/' \
+            -e 's|^# script = "/usr/share/pd/hooks/pd-client.sh"|script = "/usr/share/pd/hooks/pd-client.sh"|' <<<"$c")"
+        grep -q '^script = "/usr/share/pd/hooks/pd-client.sh"' <<<"$c" || fail "could not enable the client hook"
+    fi
+    grep -q '^interface = "cli0"' <<<"$c" && grep -q '^interface = "lan0"' <<<"$c" ||
+        fail "the shipped pd-client.toml no longer names eth0/eth1"
+    echo "$c"
+}
+
+# What a working pd-client shows: a router address from the delegation on
+# lan0, the unreachable route for the delegated prefix, RAs on the LAN
+# carrying the /64, the server's return route. Sets $cprefix (the /56).
+client_is_working() { # LABEL
+    local label="$1" addr
+    has_addr() { ip -n "$ns_c" -6 addr show dev lan0 scope global | grep -q 'inet6 2001:db8:2222:'; }
+    wait_for 20 "$label: a 2001:db8:2222: address on lan0" has_addr
+    addr="$(ip -n "$ns_c" -6 addr show dev lan0 scope global | sed -n 's/.*inet6 \(2001:db8:2222:[0-9a-f:]*\/64\).*/\1/p' | head -n1)"
+    cprefix="$(ip -n "$ns_c" -6 route show type unreachable | sed -n 's/^unreachable \(2001:db8:2222:[0-9a-f:]*\/56\).*/\1/p' | head -n1)"
+    [ -n "$cprefix" ] || fail "$label: no unreachable route for the delegated /56: $(ip -n "$ns_c" -6 route show type unreachable)"
+    ok "$label: pd-client got $cprefix, router address $addr on lan0, unreachable $cprefix"
+    prefix="$cprefix"
+    route_up
+    local ra
+    ra="$(ip netns exec "$ns_c" rdisc6 -1 -w 2000 -r 5 lanp 2>&1)" || fail "$label: no RA on lanp: $ra"
+    grep -q "Prefix *: *${addr%::*}::/64" <<<"$ra" || fail "$label: RA lacks ${addr%::*}::/64: $ra"
+    ok "$label: RA on the LAN (rdisc6) carries ${addr%::*}::/64"
+}
+
+client_setpriv_run() {
+    check "shipped config passes pd-client check-config" bash -c \
+        "/usr/bin/pd-client check-config /etc/pd-client/pd-client.toml | grep -q ': ok'"
+    sed 's/^subnet-id = 0/subnet-id = -1/' /etc/pd-client/pd-client.toml >"$work/cbad.toml"
+    if /usr/bin/pd-client check-config "$work/cbad.toml" >/dev/null 2>"$work/cbad.log"; then
+        fail "pd-client check-config accepted subnet-id = -1"
+    fi
+    check "pd-client check-config names the bad key" grep -q "subnet-id" "$work/cbad.log"
+
+    local cstate="$work/cstate"
+    mkdir -m 700 "$cstate"
+    chown "$run_uid:$run_uid" "$cstate"
+    client_config "$cstate" nohook >"$work/pd-client.toml"
+    check "client test config passes check-config" /usr/bin/pd-client check-config "$work/pd-client.toml"
+    socat -u "UNIX-RECV:$work/cnotify,mode=666" "OPEN:$work/cnotify.log,creat,append" &
+    bg_pids+=($!)
+    wait_for 5 "notify socket" test -S "$work/cnotify"
+    unit_setpriv pd-client
+    ip netns exec "$ns_c" env NOTIFY_SOCKET="$work/cnotify" RUST_LOG=info "${as_unit[@]}" \
+        /usr/bin/pd-client run --config "$work/pd-client.toml" >"$work/client.log" 2>&1 &
+    local client_pid=$!
+    bg_pids+=($client_pid)
+    wait_for 15 "READY=1 from pd-client" grep -q READY=1 "$work/cnotify.log"
+    ok "pd-client (uid $run_uid, caps $(unit_caps pd-client)) sent READY=1"
+    client_is_working "setpriv"
+    check "pd-client status shows $cprefix" bash -c \
+        "/usr/bin/pd-client status --json --state-dir '$cstate' | grep -q '${cprefix%/*}'"
+    kill -HUP "$client_pid"
+    wait_for 10 "pd-client configuration reloaded" grep -q "configuration reloaded" "$work/client.log"
+    kill -0 "$client_pid" || fail "pd-client died after SIGHUP"
+    ok "pd-client: SIGHUP reloads"
+    kill -TERM "$client_pid"
+    local stopped=0
+    for _ in $(seq 100); do
+        if ! kill -0 "$client_pid" 2>/dev/null; then stopped=1; break; fi
+        sleep 0.1
+    done
+    [ $stopped = 1 ] || fail "pd-client did not stop within 10 s of SIGTERM"
+    wait "$client_pid" || fail "pd-client exited with status $? after SIGTERM"
+    route_gone() { ! ip -n "$ns_s" -6 route show "$cprefix" | grep -q .; }
+    wait_for 10 "server route for $cprefix withdrawn (client released)" route_gone
+    ok "SIGTERM: pd-client released $cprefix (server withdrew the route) and exited 0"
+}
+
+client_systemd_run() {
+    client_config "" hook >"$work/unit-pd-client.toml"
+    check "client unit test config passes check-config" /usr/bin/pd-client check-config "$work/unit-pd-client.toml"
+    sd_start cli "$ns_c" pd-client.service "$work/unit-pd-client.toml"
+    cactive() { [ "$(sd cli systemctl is-active pd-client.service)" = active ]; }
+    wait_for 20 "pd-client.service active" cactive
+    ok "systemd started pd-client.service; active once it sent READY=1 (Type=notify)"
+    sd_check_sandbox cli pd-client.service
+    # The sysctls the client may set stay writable for the service user.
+    local pid mounts
+    pid="$(sd cli systemctl show -p MainPID --value pd-client.service)"
+    mounts="$(sd cli cat "/proc/$pid/mountinfo")"
+    awk '$5 == "/proc/sys/net/ipv6/conf" { print $6 }' <<<"$mounts" | tail -n1 | grep -q '^rw' ||
+        fail "pd-client.service: /proc/sys/net/ipv6/conf is not writable (ReadWritePaths)"
+    unit_setpriv pd-client
+    sd cli nsenter -t "$pid" -m "${as_unit[@]}" sh -c 'echo 1 >/proc/sys/net/ipv6/conf/lan0/proxy_ndp' ||
+        fail "the service user cannot write /proc/sys/net/ipv6/conf/lan0/proxy_ndp in the unit's mount namespace"
+    [ "$(ip netns exec "$ns_c" sysctl -n net.ipv6.conf.lan0.proxy_ndp)" = 1 ] || fail "proxy_ndp write did not land"
+    ip netns exec "$ns_c" sysctl -q -w net.ipv6.conf.lan0.proxy_ndp=0
+    ok "pd-client.service: /proc/sys/net/ipv6/conf writable for its user with CAP_NET_ADMIN (rest of /proc/sys read-only)"
+    client_is_working "systemd"
+    hook_file() { sd cli grep -q "^${cprefix} " /run/pd-client/cli0.prefixes; }
+    wait_for 10 "hook output /run/pd-client/cli0.prefixes" hook_file
+    ok "the shipped hook pd-client.sh wrote /run/pd-client/cli0.prefixes (RuntimeDirectory)"
+    sd cli systemctl reload pd-client.service
+    creloaded() { sd cli cat /run/pd-client.log | grep -q 'configuration reloaded'; }
+    wait_for 10 "pd-client reload under systemd" creloaded
+    cactive || fail "pd-client.service not active after reload"
+    ok "pd-client: systemctl reload re-read the configuration"
+    sd cli systemctl stop pd-client.service
+    [ "$(sd cli systemctl show -p Result --value pd-client.service)" = success ] ||
+        fail "pd-client.service did not stop cleanly: $(sd cli systemctl status pd-client.service 2>&1)"
+    route_gone() { ! ip -n "$ns_s" -6 route show "$cprefix" | grep -q .; }
+    wait_for 10 "server route for $cprefix withdrawn (client released)" route_gone
+    ok "systemctl stop: pd-client.service released $cprefix, Result=success"
+    sd_stop cli
 }
 
 # ---- 4. run the installed server -------------------------------------------
@@ -291,9 +417,15 @@ if has pd-server; then
     ip -n "$ns_s" link add srv0 address 02:00:00:00:00:01 type veth peer name cli0 address 02:00:00:00:00:02 netns "$ns_c"
     ip -n "$ns_s" link set srv0 up
     ip -n "$ns_c" link set cli0 up
+    # The client's LAN: lan0 (pd-client's downstream) to lanp (a host).
+    ip -n "$ns_c" link add lan0 address 02:00:00:00:01:01 type veth peer name lanp address 02:00:00:00:01:02
+    ip -n "$ns_c" link set lan0 up
+    ip -n "$ns_c" link set lanp up
     lladdr() { ip -n "$1" -6 addr show dev "$2" scope link | grep -v tentative | grep -q 'inet6 fe80::'; }
-    wait_for 10 "link-local address on srv0" lladdr "$ns_s" srv0
-    wait_for 10 "link-local address on cli0" lladdr "$ns_c" cli0
+    for l in "$ns_s srv0" "$ns_c cli0" "$ns_c lan0" "$ns_c lanp"; do
+        # shellcheck disable=SC2086
+        wait_for 10 "link-local address on $l" lladdr $l
+    done
 
     # The shipped configuration with the test's interface and state-dir,
     # routes left to the shipped hook script.
@@ -302,6 +434,7 @@ if has pd-server; then
     chown "$run_uid:$run_uid" "$state"
     sed -e 's/^interfaces = .*/interfaces = ["srv0"]/' \
         -e "s|^state-dir = .*|state-dir = \"$state\"|" \
+        -e 's/^delegated-length = 64/delegated-length = 56/' \
         -e 's/^install = true/install = false/' \
         -e 's|^# script = "/usr/share/pd/hooks/pd-server.sh"|script = "/usr/share/pd/hooks/pd-server.sh"|' \
         /etc/pd-server/pd-server.toml >"$work/pd-server.toml"
@@ -333,6 +466,8 @@ if has pd-server; then
     ok "SIGHUP reloads"
     dh_release dh1
 
+    has pd-client && client_setpriv_run
+
     kill -TERM "$server_pid"
     stopped=0
     for _ in $(seq 50); do
@@ -348,6 +483,7 @@ if has pd-server; then
     # The unit reads /etc/pd-server/pd-server.toml: the shipped file with the
     # test interface and the hook (state-dir stays /var/lib/pd-server).
     sed -e 's/^interfaces = .*/interfaces = ["srv0"]/' \
+        -e 's/^delegated-length = 64/delegated-length = 56/' \
         -e 's/^install = true/install = false/' \
         -e 's|^# script = "/usr/share/pd/hooks/pd-server.sh"|script = "/usr/share/pd/hooks/pd-server.sh"|' \
         /etc/pd-server/pd-server.toml >"$work/unit-pd-server.toml"
@@ -366,6 +502,9 @@ if has pd-server; then
     active || fail "pd-server.service not active after reload"
     ok "systemctl reload (ExecReload, SIGHUP) re-read the configuration"
     dh_release dh2
+
+    has pd-client && client_systemd_run
+
     sd srv systemctl stop pd-server.service
     [ "$(sd srv systemctl show -p Result --value pd-server.service)" = success ] ||
         fail "pd-server.service did not stop cleanly: $(sd srv systemctl status pd-server.service 2>&1)"
