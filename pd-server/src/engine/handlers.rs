@@ -329,6 +329,16 @@ fn bind_or_offer(
         return empty_ia(iaid, status::NO_PREFIX_AVAIL, "no prefixes available");
     };
     if mode == Mode::Bind {
+        // One prefix per IA_PD: a different active prefix of `k` (e.g. the
+        // client moved to a link its old pool does not serve) is released
+        // with its effects, so the store and the routes follow the table.
+        if let Some(old) = s.table.active_of(k).filter(|p| *p != choice.prefix) {
+            if let Some(l) = s.table.deactivate(&old, LeaseState::Released) {
+                tracing::info!(prefix = %old, duid = %k.duid, iaid, "binding replaced");
+                fx.push(Effect::Persist(l.clone()));
+                s.withdraw(&l, HookAction::Delete, now, fx);
+            }
+        }
         let next_hop = cfg.next_hop.unwrap_or(*rx.src.ip());
         let (lease, new) = s.table.commit(
             k,
