@@ -1,0 +1,219 @@
+# bench/lib.sh — functions for bench/run.sh (sourced, not run).
+# Globals used: NS_S NS_C OUT BIN_DIR CLIENTS DURATION POOL_PREFIX POOL_LEN
+#               PERF_OK RESULTS SRV_PID SRV_DIR
+
+log() { echo "[$(date +%T)] $*" >&2; }
+die() { echo "bench: FAILED: $*" >&2; exit 1; }
+
+# --- namespaces -----------------------------------------------------------
+
+ns_setup() {
+    ns_teardown
+    ip netns add "$NS_S"
+    ip netns add "$NS_C"
+    ip link add s0 netns "$NS_S" address 02:00:00:00:00:01 type veth \
+        peer name c0 netns "$NS_C" address 02:00:00:00:00:02
+    local pair
+    for pair in "$NS_S s0" "$NS_C c0"; do
+        set -- $pair
+        ip netns exec "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0
+        ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.accept_dad=0"
+        ip netns exec "$1" ip link set lo up
+        ip netns exec "$1" ip link set "$2" up
+    done
+}
+
+ns_teardown() {
+    ip netns del "$NS_S" 2>/dev/null || true
+    ip netns del "$NS_C" 2>/dev/null || true
+}
+
+# --- servers ----------------------------------------------------------------
+
+# write_pd_config DIR PREFIX LEN ROUTES(true|false)
+write_pd_config() {
+    cat >"$1/pd-server.toml" <<EOF
+[server]
+interfaces = ["s0"]
+state-dir = "$1/state"
+duid = "00:03:00:01:02:00:00:00:00:01"
+$([ "${PREF255:-0}" = 1 ] && echo "preference = 255")
+
+[[pool]]
+prefix = "$2"
+delegated-length = $3
+preferred-lifetime = 3600
+valid-lifetime = 7200
+
+[routes]
+install = $4
+
+# Benchmarks turn the anti-flood caps off (defaults: 1000 new/s, 65536 per link).
+[limits]
+max-bindings-per-link = 0
+new-bindings-per-second = 0
+EOF
+}
+
+# write_kea_config DIR PREFIX LEN — memfile, persist=true, lfc-interval 0.
+write_kea_config() {
+    local addr=${2%/*} plen=${2#*/}
+    cat >"$1/kea.json" <<EOF
+{"Dhcp6": {
+  "data-directory": "$1",
+  "interfaces-config": {"interfaces": ["s0"]},
+  "lease-database": {"type": "memfile", "persist": true,
+                     "name": "$1/leases6.csv", "lfc-interval": 0},
+  "preferred-lifetime": 3600, "valid-lifetime": 7200,
+  "renew-timer": 1800, "rebind-timer": 2880,
+  $([ "${PREF255:-0}" = 1 ] && echo '"option-data": [{"name": "preference", "data": "255", "always-send": true}],')
+  "subnet6": [{"subnet": "2001:db8:ffff::/64", "interface": "s0",
+    "pd-pools": [{"prefix": "$addr", "prefix-len": $plen, "delegated-len": $3}]}],
+  "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
+               "output_options": [{"output": "$1/kea.log"}]}]
+}}
+EOF
+}
+
+# start_server VARIANT DIR — VARIANT: pd | pd-noflush | pd-routes | kea.
+# Sets SRV_PID (the server itself: ip netns exec and env exec into it).
+start_server() {
+    local v=$1 d=$2
+    mkdir -p "$d"
+    case $v in
+    pd | pd-noflush | pd-routes)
+        local routes=false
+        [ "$v" = pd-routes ] && routes=true
+        write_pd_config "$d" "$POOL_PREFIX" "$POOL_LEN" "$routes"
+        local extra=()
+        [ "$v" = pd-noflush ] && extra=(PD_SERVER_UNSAFE_NO_FLUSH=1)
+        ip netns exec "$NS_S" env RUST_LOG="${PD_LOG:-warn}" "${extra[@]}" \
+            "$BIN_DIR/pd-server" run --config "$d/pd-server.toml" >"$d/server.log" 2>&1 &
+        ;;
+    kea)
+        write_kea_config "$d" "$POOL_PREFIX" "$POOL_LEN"
+        ip netns exec "$NS_S" env KEA_PIDFILE_DIR="$d" KEA_LOCKFILE_DIR="$d" \
+            kea-dhcp6 -c "$d/kea.json" >"$d/server.log" 2>&1 &
+        ;;
+    *) die "unknown server variant $v" ;;
+    esac
+    SRV_PID=$!
+    SRV_DIR=$d
+}
+
+# wait_ready — one perfdhcp exchange must complete (socket bound and joined).
+wait_ready() {
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$SRV_PID" 2>/dev/null || { cat "$SRV_DIR/server.log" >&2; die "server exited at start"; }
+        # (-n 1 is not enough: perfdhcp 2.2 then ignores a Reply that comes
+        # back within a millisecond; count Replies of a 3-exchange probe.)
+        if ip netns exec "$NS_C" timeout 5 perfdhcp -6 -g single -l c0 -e prefix-only \
+            -R 1 -r 20 -n 3 -W 300000 2>&1 |
+            awk '/Statistics for: REQUEST-REPLY/ {rr = 1} rr && /received packets:/ && !n {n = $3} END {exit !(n > 0)}'; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    cat "$SRV_DIR/server.log" >&2
+    die "server $SRV_DIR never answered"
+}
+
+stop_server() {
+    [ -n "${SRV_PID:-}" ] || return 0
+    kill -TERM "$SRV_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=
+}
+
+# --- measurements -----------------------------------------------------------
+
+# cpu_ticks PID — utime+stime (all threads) in clock ticks.
+cpu_ticks() {
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+now_s() { date +%s.%N; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# perf_sum FILE — total of the sync-family tracepoint counts in a perf stat -x, file.
+perf_sum() {
+    awk -F, '/syscalls:sys_enter_/ {n += $1} END {print n + 0}' "$1"
+}
+
+# trial VARIANT RATE DURATION LABEL — one server start, one perfdhcp run, stop.
+# Appends one line to $RESULTS, echoes it and leaves it in TRIAL_LINE:
+# label variant rate duration sa_sent rr_recv xps loss_pct p50 p99 cpu_ms_per_1k
+#   srv_cpu_pct perfdhcp_cpu_pct syncs_per_s load1 verdict
+trial() {
+    local v=$1 rate=$2 dur=$3 label=$4
+    TRIAL_N=$((${TRIAL_N:-0} + 1))
+    local d="$OUT/trials/$(printf %03d "$TRIAL_N")-$label-$v-$rate"
+    start_server "$v" "$d"
+    wait_ready
+    local perf_pid=
+    if [ "$PERF_OK" = 1 ]; then
+        perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,syscalls:sys_enter_sync_file_range \
+            -p "$SRV_PID" -o "$d/perf.txt" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 0.3
+    fi
+    local t0 c0 t1 c1
+    t0=$(now_s)
+    c0=$(cpu_ticks "$SRV_PID")
+    ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) perfdhcp -6 -g single \
+        -l c0 -e prefix-only -R $CLIENTS -r $rate -p $dur -W $EXIT_WAIT_US -x t >'$d/perfdhcp.out' 2>&1; \
+        echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
+    c1=$(cpu_ticks "$SRV_PID")
+    t1=$(now_s)
+    local ld
+    ld=$(load1)
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
+    stop_server
+    "$BIN_DIR/pd-bench" latency "$d/perfdhcp.out" >"$d/latency.txt" ||
+        die "cannot parse $d/perfdhcp.out"
+    local kv
+    kv=$(tr ' ' '\n' <"$d/latency.txt")
+    get() { echo "$kv" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+    local sa_sent rr_recv loss p50 p99
+    sa_sent=$(get sa_sent) rr_recv=$(get rr_recv) loss=$(get loss_pct)
+    p50=$(get p50_ms) p99=$(get p99_ms)
+    # perfdhcp CPU: the children line of `times` (user sys).
+    local pcpu
+    pcpu=$(awk 'NR==3 {print $1" "$2}' "$d/perfdhcp.meta" |
+        awk '{split($1,u,"m"); split($2,s,"m"); print (u[1]*60 + u[2] + s[1]*60 + s[2])}' | tr -d s)
+    local syncs=NA
+    if [ -n "$perf_pid" ] && [ -s "$d/perf.txt" ]; then
+        syncs=$(awk -v n="$(perf_sum "$d/perf.txt")" -v d="$dur" 'BEGIN {printf "%.1f", n / d}')
+    fi
+    local line
+    line=$(awk -v label="$label" -v v="$v" -v rate="$rate" -v dur="$dur" -v ss="$sa_sent" \
+        -v rr="$rr_recv" -v loss="$loss" -v p50="$p50" -v p99="$p99" -v tick="$CLK_TCK" \
+        -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v pc="$pcpu" -v sy="$syncs" -v ld="$ld" '
+        BEGIN {
+            cpu = (c1 - c0) / tick; wall = t1 - t0
+            per1k = rr > 0 ? cpu * 1e6 / rr : -1
+            verdict = "pass"
+            if (ss < 0.97 * rate * dur) verdict = "driver-limited"
+            else if (loss >= 0.5) verdict = "loss"
+            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s\n",
+                label, v, rate, dur, ss, rr, rr / dur, loss, p50, p99, per1k,
+                100 * cpu / wall, 100 * pc / wall, sy, ld, verdict
+        }')
+    echo "$line" >>"$RESULTS"
+    TRIAL_LINE=$line
+    # Trial data is large (perfdhcp timestamps): keep only the summaries.
+    [ "${KEEP_RAW:-0}" = 1 ] || rm -rf "$d/perfdhcp.out" "$d/state" "$d/leases6.csv"*
+}
+
+# field LINE N — the N-th (1-based) field of a result line.
+field() { echo "$1" | awk -v n="$2" '{print $n}'; }

@@ -1,0 +1,100 @@
+//! pd-bench: helpers for bench/run.sh.
+//!
+//! * `fill`: write N active leases straight into a pd-server sled store
+//!   (what a server with N bound clients would have on disk).
+//! * `restore`: in-process, time what `pd-server run` does at start
+//!   (load the store, build the engine), then time one more allocation
+//!   (Solicit + Request through the engine, and the durable write).
+//! * `latency`: parse a perfdhcp `-x t` report (counts, loss, 4-way latency).
+
+mod fill;
+mod latency;
+mod restore;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use pd_core::prefix::Prefix;
+
+/// Command line.
+#[derive(Parser)]
+#[command(name = "pd-bench", about = "pd benchmark helpers")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write COUNT active leases (slots 0..COUNT of the pool) into STATE_DIR/leases.
+    Fill {
+        /// pd-server state-dir (the store is STATE_DIR/leases).
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// The pool's aggregate, e.g. 2001:db8::/32.
+        #[arg(long)]
+        pool: Prefix,
+        /// Delegated length.
+        #[arg(long, default_value_t = 64)]
+        delegated_length: u8,
+        /// How many leases.
+        #[arg(long)]
+        count: u64,
+        /// Leases per write batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        /// Interface name recorded in each lease.
+        #[arg(long, default_value = "s0")]
+        iface: String,
+    },
+    /// Restore the store of CONFIG in-process, then time one more allocation.
+    Restore {
+        /// pd-server configuration file (its state-dir holds the store).
+        #[arg(long)]
+        config: PathBuf,
+        /// Allocations to time after the restore.
+        #[arg(long, default_value_t = 3)]
+        allocations: u32,
+        /// Also persist each allocation (one flushed write each).
+        #[arg(long)]
+        persist: bool,
+    },
+    /// Parse a perfdhcp -x t report: counts, loss, 4-way latency percentiles.
+    Latency {
+        /// The report file ("-" for stdin).
+        #[arg(default_value = "-")]
+        file: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Fill {
+            state_dir,
+            pool,
+            delegated_length,
+            count,
+            batch,
+            iface,
+        } => fill::run(&state_dir, pool, delegated_length, count, batch, &iface),
+        Cmd::Restore {
+            config,
+            allocations,
+            persist,
+        } => restore::run(&config, allocations, persist),
+        Cmd::Latency { file } => latency::run(&file),
+    }
+}
+
+/// Peak and current resident set size of this process, kB (VmHWM, VmRSS).
+pub fn rss_kb() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}

@@ -1,0 +1,148 @@
+//! In-process restore and allocation timing: what `pd-server run` does at
+//! start (load the sled store, build the engine), then Solicit + Request for
+//! new clients through the engine, optionally with the durable write.
+
+use std::net::SocketAddrV6;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use pd_core::duid::Duid;
+use pd_core::prefix::Prefix;
+use pd_core::time::Timestamp;
+use pd_core::wire::{self, Envelope, IaPd, IaPrefix, Message, MsgType};
+use pd_server::engine::{Effect, Rx, Server, Settings};
+use pd_server::lease::Lease;
+use pd_server::store::{Clock, LeaseStore, SledStore};
+
+/// Restore the store named by the config, report times and memory, then
+/// time `allocations` new clients.
+pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let cfg = pd_server::config::parse(&text)?;
+    let origin = Instant::now();
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let clock0 = Clock {
+        mono: Timestamp::ZERO,
+        wall,
+    };
+    let store = SledStore::open(&cfg.state_dir)?;
+    let t_open = origin.elapsed().as_secs_f64();
+    let rss_open = crate::rss_kb().1;
+    let leases = store.load(clock0)?;
+    let t_load = origin.elapsed().as_secs_f64();
+    let rss_load = crate::rss_kb().1;
+    let records = leases.len();
+    let server_duid = Duid::ll(1, &[2, 0, 0, 0, 0, 0xaa]);
+    let settings = Settings::from_config(&cfg, server_duid.clone());
+    let (mut engine, _fx) = Server::new(
+        settings,
+        cfg.pools.clone(),
+        cfg.reservations.clone(),
+        Timestamp::ZERO,
+        leases,
+    );
+    let t_build = origin.elapsed().as_secs_f64();
+    let (hwm, rss) = crate::rss_kb();
+    println!(
+        "restore: records={records} active={} open_s={t_open:.3} load_s={:.3} build_s={:.3} total_s={t_build:.3} vmhwm_kb={hwm} vmrss_kb={rss}",
+        engine.active_count(),
+        t_load - t_open,
+        t_build - t_load,
+    );
+    println!(
+        "memory: rss_kb after open={rss_open} after load={rss_load} (store cache + Vec<Lease>) after engine built={rss}"
+    );
+    let now = || Timestamp::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(0));
+    // Client DUIDs new to this store on every run (a known client would get
+    // its existing binding back, which is not an allocation).
+    let run_id = wall.to_be_bytes();
+    for k in 0..allocations {
+        let client = Duid::en(99_999, &[&run_id[..], &k.to_be_bytes()[..]].concat());
+        let rx = Rx {
+            src: SocketAddrV6::new(
+                pd_core::prefix::link_local_from_mac([2, 9, 9, 9, 9, 9]),
+                546,
+                0,
+                0,
+            ),
+            dst: "ff02::1:2".parse()?,
+            ifindex: 2,
+            iface: Arc::from("s0"),
+        };
+        let sol = request_bytes(MsgType::Solicit, &client, None, None);
+        let t = Instant::now();
+        let fx = engine.handle_datagram(now(), &rx, &sol);
+        let solicit_us = t.elapsed().as_secs_f64() * 1e6;
+        let Some(offered) = first_prefix(&fx) else {
+            bail!("no prefix advertised to client {k} (pool full?)");
+        };
+        let req = request_bytes(MsgType::Request, &client, Some(&server_duid), Some(offered));
+        let t = Instant::now();
+        let fx = engine.handle_datagram(now(), &rx, &req);
+        let request_us = t.elapsed().as_secs_f64() * 1e6;
+        let granted = first_prefix(&fx).context("Request not granted")?;
+        let mut persist_us = 0.0;
+        if persist {
+            let puts: Vec<Lease> = fx
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Persist(l) => Some(l.clone()),
+                    _ => None,
+                })
+                .collect();
+            let clock = Clock {
+                mono: now(),
+                wall: SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs(),
+            };
+            let t = Instant::now();
+            store.write(clock, &puts, &[])?;
+            persist_us = t.elapsed().as_secs_f64() * 1e6;
+        }
+        println!(
+            "alloc[{k}]: prefix={granted} solicit_us={solicit_us:.1} request_us={request_us:.1} persist_us={persist_us:.1} total_us={:.1}",
+            solicit_us + request_us + persist_us
+        );
+    }
+    Ok(())
+}
+
+/// Encoded Solicit or Request for `client`, one IA_PD (IAID 1), with the
+/// offered prefix echoed as perfdhcp and dhclient do.
+fn request_bytes(
+    t: MsgType,
+    client: &Duid,
+    server: Option<&Duid>,
+    offered: Option<Prefix>,
+) -> Vec<u8> {
+    let mut m = Message::new(t, [1, 2, 3]);
+    m.client_id = Some(client.clone());
+    m.server_id = server.cloned();
+    m.elapsed = Some(0);
+    let mut ia = IaPd::new(1, 0, 0);
+    if let Some(p) = offered {
+        ia.prefixes.push(IaPrefix::new(p, 0, 0));
+    }
+    m.ia_pd = vec![ia];
+    wire::encode(&Envelope {
+        relays: Vec::new(),
+        msg: m,
+    })
+}
+
+/// The first delegated prefix in the reply among the effects.
+fn first_prefix(fx: &[Effect]) -> Option<Prefix> {
+    fx.iter().find_map(|e| match e {
+        Effect::Transmit(t) => t
+            .envelope
+            .msg
+            .ia_pd
+            .first()
+            .and_then(|ia| ia.prefixes.first())
+            .filter(|p| p.status.is_none() && p.valid > 0)
+            .map(|p| p.prefix),
+        _ => None,
+    })
+}
