@@ -306,6 +306,22 @@ impl PdClient {
         );
     }
 
+    /// Wait up to `secs` until the daemon's log, from byte `mark` on,
+    /// contains `needle` (panics with the log, also if the daemon exits).
+    pub fn wait_log_since(&mut self, secs: u64, mark: usize, needle: &str) {
+        self.wait_log_with(secs, &format!("{needle:?} in the client log"), |log| {
+            log.get(mark..).is_some_and(|t| t.contains(needle))
+        });
+    }
+
+    /// Wait up to `secs` until `cond(whole log)` holds (panics with the
+    /// log, also if the daemon exits).
+    pub fn wait_log_with(&mut self, secs: u64, what: &str, mut cond: impl FnMut(&str) -> bool) {
+        let log = self.log.clone();
+        self.proc()
+            .wait_until(secs, what, || cond(&read_or_empty(&log)));
+    }
+
     /// Send `sig` to the daemon and wait up to `secs` for its exit.
     pub fn stop(&mut self, sig: Signal, secs: u64) -> ExitStatus {
         let mut p = self.proc.take().expect("pd-client is not running");
