@@ -232,9 +232,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let msg = e.message().to_string();
         let key = match e.span() {
             Some(span) => {
+                // 1-based: the newlines before the offending text, plus one.
                 let line = text
                     .get(..span.start)
-                    .map(|t| t.lines().count())
+                    .map(|t| t.matches('\n').count() + 1)
                     .unwrap_or(0);
                 format!("line {line}")
             }

@@ -6,8 +6,11 @@
 //! memory and wall-clock Unix seconds on disk; [`Clock`] is the only
 //! conversion point.
 
+mod mark;
+
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pd_core::duid::Duid;
@@ -35,6 +38,25 @@ pub enum StoreError {
         /// Cause.
         source: sled::Error,
     },
+    /// Fewer records than the mark says were written: the database lost
+    /// data (a damaged file after a crash, a partial restore).
+    #[error(
+        "lease database {path} holds {found} records but {expected} were written before: \
+         it is damaged. Restore it from a backup, or delete {mark} to start with the {found} that are left"
+    )]
+    Damaged {
+        /// Database directory.
+        path: PathBuf,
+        /// Records found.
+        found: u64,
+        /// The mark.
+        expected: u64,
+        /// The mark file.
+        mark: PathBuf,
+    },
+    /// The mark file cannot be read or written.
+    #[error("lease database mark: {0}")]
+    Mark(String),
     /// A record does not decode.
     #[error("lease database record {key} is corrupt: {reason}")]
     Corrupt {
@@ -91,6 +113,12 @@ pub trait LeaseStore {
 /// sled-backed store in `state-dir/leases`.
 pub struct SledStore {
     db: sled::Db,
+    path: PathBuf,
+    mark_path: PathBuf,
+    /// Records in the database (counted at load, kept up to date by writes).
+    count: AtomicU64,
+    /// The value last written to the mark file.
+    marked: AtomicU64,
 }
 
 const VERSION: u8 = 1;
@@ -108,18 +136,43 @@ impl SledStore {
             // start and written after, so a small cache keeps RSS low.
             .cache_capacity(CACHE_BYTES)
             .open()
-            .map_err(|source| StoreError::Open { path, source })?;
-        Ok(SledStore { db })
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let mark_path = mark::path(dir);
+        let marked = mark::read(&mark_path)
+            .map_err(StoreError::Mark)?
+            .unwrap_or(0);
+        Ok(SledStore {
+            db,
+            path,
+            mark_path,
+            count: AtomicU64::new(0),
+            marked: AtomicU64::new(marked),
+        })
     }
 }
 
 impl LeaseStore for SledStore {
     fn load(&self, clock: Clock) -> Result<Vec<Lease>, StoreError> {
-        let mut out = Vec::with_capacity(self.db.len());
+        // (No `with_capacity(self.db.len())`: sled's `len` is a full scan.)
+        let mut out = Vec::new();
         for kv in self.db.iter() {
             let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
             out.push(decode(&k, &v, clock)?);
         }
+        let found = out.len() as u64;
+        let expected = self.marked.load(Ordering::SeqCst);
+        if found < expected {
+            return Err(StoreError::Damaged {
+                path: self.path.clone(),
+                found,
+                expected,
+                mark: self.mark_path.clone(),
+            });
+        }
+        self.count.store(found, Ordering::SeqCst);
         Ok(out)
     }
 
@@ -142,17 +195,56 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for l in put {
-            batch.insert(&key(&l.prefix)[..], encode(l, clock));
-        }
-        for p in delete {
-            batch.remove(&key(p)[..]);
-        }
-        self.db.apply_batch(batch).map_err(|source| StoreError::Io {
+        let io = |source| StoreError::Io {
             op: "write",
             source,
-        })
+        };
+        if !delete.is_empty() {
+            // Lower the mark before records go, so a crash in between
+            // never looks like damage.
+            let low = self
+                .count
+                .load(Ordering::SeqCst)
+                .saturating_sub(delete.len() as u64);
+            self.set_mark(low.min(self.marked.load(Ordering::SeqCst)))?;
+        }
+        // Plain inserts, not `apply_batch`: records are independent (one per
+        // prefix) and no Reply leaves before the flush, so the batch needs no
+        // atomicity; `insert` also tells whether the record is new.
+        for l in put {
+            if self
+                .db
+                .insert(&key(&l.prefix)[..], encode(l, clock))
+                .map_err(io)?
+                .is_none()
+            {
+                self.count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        for p in delete {
+            if self.db.remove(&key(p)[..]).map_err(io)?.is_some() {
+                self.count.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        Ok(())
+    }
+
+    /// Raise the mark to the current record count (call after a successful
+    /// flush: the driver does it on its periodic tick and at shutdown).
+    pub fn save_mark(&self) -> Result<(), StoreError> {
+        let count = self.count.load(Ordering::SeqCst);
+        if count != self.marked.load(Ordering::SeqCst) {
+            self.set_mark(count)?;
+        }
+        Ok(())
+    }
+
+    fn set_mark(&self, value: u64) -> Result<(), StoreError> {
+        mark::write(&self.mark_path, value).map_err(|e| {
+            StoreError::Mark(format!("cannot write {}: {e}", self.mark_path.display()))
+        })?;
+        self.marked.store(value, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -323,6 +415,64 @@ mod tests {
         assert!(decode(&[1, 2, 3], &v, CLOCK).is_err());
     }
 
+    fn open_retrying(dir: &Path) -> Result<SledStore, StoreError> {
+        // sled releases its file lock from a background thread after drop.
+        let mut s = SledStore::open(dir);
+        for _ in 0..50 {
+            if !matches!(s, Err(StoreError::Open { .. })) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            s = SledStore::open(dir);
+        }
+        s
+    }
+
+    #[test]
+    fn lost_records_are_an_error_not_a_silent_reset() {
+        let dir = std::env::temp_dir().join(format!("pd-store-mark-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let s = SledStore::open(&dir).unwrap();
+            s.load(CLOCK).unwrap();
+            let all: Vec<Lease> = (1..=5).map(|n| lease(n, LeaseState::Active)).collect();
+            s.write(CLOCK, &all, &[]).unwrap();
+            s.save_mark().unwrap();
+            // Deleting lowers the mark first.
+            s.write(CLOCK, &[], &[lease(5, LeaseState::Active).prefix])
+                .unwrap();
+            s.save_mark().unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.join("leases.count"))
+                .unwrap()
+                .trim(),
+            "4"
+        );
+        let s = open_retrying(&dir).unwrap();
+        assert_eq!(s.load(CLOCK).unwrap().len(), 4);
+        drop(s);
+        // The database loses records (here: replaced by an empty one).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::fs::remove_dir_all(dir.join("leases")).unwrap();
+        let s = open_retrying(&dir).unwrap();
+        match s.load(CLOCK) {
+            Err(
+                e @ StoreError::Damaged {
+                    found: 0,
+                    expected: 4,
+                    ..
+                },
+            ) => {
+                assert!(e.to_string().contains("leases.count"), "{e}");
+            }
+            other => panic!("expected Damaged, got {other:?}"),
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn sled_persists_across_reopen() {
         let dir = std::env::temp_dir().join(format!("pd-store-test-{}", std::process::id()));
@@ -338,16 +488,7 @@ mod tests {
             s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix])
                 .unwrap();
         }
-        // sled releases its file lock from a background thread after drop.
-        let mut s = SledStore::open(&dir);
-        for _ in 0..50 {
-            if s.is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            s = SledStore::open(&dir);
-        }
-        let s = s.unwrap();
+        let s = open_retrying(&dir).unwrap();
         assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);

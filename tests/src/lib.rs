@@ -9,6 +9,7 @@ use std::time::Duration;
 
 pub mod daemon;
 mod link;
+pub mod loadgen;
 mod netns;
 
 pub use daemon::{

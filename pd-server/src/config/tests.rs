@@ -162,6 +162,8 @@ fn unknown_and_missing_keys_are_named() {
     let e = fails(&GOOD.replace("rapid-commit = true", "rapid-comit = true"));
     assert!(e.reason.contains("unknown field `rapid-comit`"), "{e}");
     assert!(e.key.starts_with("line "), "{e}");
+    let e = fails("[server]\ninterfaces = [\"eth0\"]\nbogus = 1\n");
+    assert_eq!(e.key, "line 3", "the line of the unknown key: {e}");
     let e = fails(&with("[bogus]\nx = 1\n"));
     assert!(e.reason.contains("unknown field `bogus`"), "{e}");
     let e = fails("[server]\ninterfaces = [\"eth0\"]\n");

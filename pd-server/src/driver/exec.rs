@@ -39,10 +39,14 @@ impl Daemon {
                 self.store.write(clock, &puts, &forgets)
             };
             if let Err(e) = r {
-                // Never a lease granted that is not on disk: the client
-                // retransmits and we try again.
-                tracing::error!(error = %e, leases = puts.len(), "lease database write failed; withholding this batch's replies");
+                // Never a lease granted that is not on disk: this batch's
+                // replies are withheld. sled does not recover from an I/O
+                // error in-process, so the daemon stops (non-zero exit) and
+                // the service manager restarts it; sled recovers its log at
+                // the next start.
+                tracing::error!(error = %e, leases = puts.len(), "lease database write failed; withholding this batch's replies and stopping");
                 durable = false;
+                self.fatal = Some(format!("lease database write failed: {e}"));
             }
         }
         for e in rest {

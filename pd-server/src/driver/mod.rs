@@ -41,6 +41,10 @@ pub struct Daemon {
     control: UnixListener,
     /// Test-only: skip the flush (benchmarks of the durability cost).
     no_flush: bool,
+    /// Set when the daemon must stop with an error (the store failed).
+    fatal: Option<String>,
+    /// When the record-count mark was last saved.
+    marked_at: Instant,
 }
 
 impl Daemon {
@@ -107,8 +111,11 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
         links: HashMap::new(),
         control,
         no_flush,
+        fatal: None,
+        marked_at: Instant::now(),
     };
     d.execute(fx).await;
+    d.save_mark();
     d.join_links();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(interfaces = ?d.cfg.interfaces, "pd-server listening");
@@ -179,7 +186,10 @@ impl Daemon {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
                 }
-                _ = tick.tick() => self.join_links(),
+                _ = tick.tick() => {
+                    self.join_links();
+                    self.save_mark();
+                }
                 c = self.control.accept() => {
                     if let Ok((stream, _)) = c {
                         self.control_request(stream).await;
@@ -190,6 +200,17 @@ impl Daemon {
                 _ = hup.recv() => fx = self.reload(),
             }
             self.execute(fx).await;
+            if self.fatal.is_some() {
+                break;
+            }
+            // At most once a second: the mark is a lower bound, and its
+            // fsyncs must not double the cost of every flush.
+            if self.marked_at.elapsed() >= Duration::from_secs(1) {
+                self.save_mark();
+            }
+        }
+        if self.fatal.is_none() {
+            self.save_mark();
         }
         tracing::info!("stopping; leases and routes stay in place for the next start");
         if let Some(h) = &self.hooks {
@@ -203,7 +224,10 @@ impl Daemon {
             r.finish().await;
         }
         let _ = std::fs::remove_file(&self.cfg.control_socket);
-        Ok(())
+        match self.fatal.take() {
+            Some(why) => anyhow::bail!(why),
+            None => Ok(()),
+        }
     }
 
     fn on_datagram(&mut self, info: pd_core::sys::net::RxInfo, buf: &[u8], fx: &mut Vec<Effect>) {
@@ -220,6 +244,15 @@ impl Daemon {
         let bytes = buf.get(..info.len).unwrap_or_default();
         let now = self.now();
         fx.extend(self.engine.handle_datagram(now, &rx, bytes));
+    }
+
+    /// Raise the lease database's record-count mark (after flushes only:
+    /// every write of a turn is flushed before the next select).
+    fn save_mark(&mut self) {
+        self.marked_at = Instant::now();
+        if let Err(e) = self.store.save_mark() {
+            tracing::warn!(error = %e, "cannot update the lease database mark");
+        }
     }
 
     /// SIGHUP: re-read the config; on error keep the running one.

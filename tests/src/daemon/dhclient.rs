@@ -306,7 +306,7 @@ impl Drop for Dhclient {
 mod tests {
     use super::*;
 
-    const LEASES: &str = r#"default-duid "\000\001\000\001+\342\022\002\000\000\000\000\002";
+    const LEASES: &str = r#"default-duid "\000\001\000\001+\342\022\002\002\000\000\000\000\002";
 lease6 {
   interface "c0";
   ia-pd 00:00:00:02 {
@@ -360,7 +360,7 @@ lease6 {
     fn default_duid_octal() {
         assert_eq!(
             parse_default_duid(LEASES).as_deref(),
-            Some("00:01:00:01:2b:e2:12:02:00:00:00:00:00:02")
+            Some("00:01:00:01:2b:e2:12:02:02:00:00:00:00:02")
         );
         assert_eq!(
             parse_default_duid("default-duid \"a\\\\\\\"\";").as_deref(),

@@ -194,6 +194,14 @@ impl PdServer {
         self.proc.as_mut().is_some_and(|p| p.try_status().is_none())
     }
 
+    /// Forget a server process that has exited on its own (so it can be
+    /// started again); returns its exit status.
+    pub fn take_exited(&mut self) -> Option<ExitStatus> {
+        let status = self.proc.as_mut()?.try_status()?;
+        self.proc = None;
+        Some(status)
+    }
+
     /// Send `sig` and wait up to `secs` for the exit; returns the status.
     pub fn stop(&mut self, sig: Signal, secs: u64) -> ExitStatus {
         let mut p = self.proc.take().expect("pd-server is not running");
@@ -247,15 +255,17 @@ impl PdServer {
 
     /// The lease record of `prefix` (e.g. `2001:db8:2222::/64`), if any.
     pub fn lease(&self, prefix: &str) -> Option<serde_json::Value> {
-        self.leases_json()
-            .as_array()
-            .and_then(|a| a.iter().find(|l| l["prefix"] == prefix).cloned())
+        self.leases_json().as_array().and_then(|a| {
+            a.iter()
+                .find(|l| l.get("prefix").and_then(|p| p.as_str()) == Some(prefix))
+                .cloned()
+        })
     }
 
     /// The `state` of the lease of `prefix` ("" if there is none).
     pub fn lease_state(&self, prefix: &str) -> String {
         self.lease(prefix)
-            .and_then(|l| l["state"].as_str().map(str::to_string))
+            .and_then(|l| l.get("state")?.as_str().map(str::to_string))
             .unwrap_or_default()
     }
 
@@ -265,7 +275,7 @@ impl PdServer {
             .as_array()
             .map(|a| {
                 a.iter()
-                    .filter(|l| l["state"] == "active")
+                    .filter(|l| l.get("state").and_then(|s| s.as_str()) == Some("active"))
                     .cloned()
                     .collect()
             })
@@ -282,7 +292,7 @@ impl PdServer {
         BufReader::new(s).read_line(&mut line).expect("read stats");
         let v: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("stats answer {line:?}: {e}"));
-        assert_eq!(v["result"], "stats", "stats answer: {v}");
+        assert_eq!(v.get("result"), Some(&"stats".into()), "stats answer: {v}");
         v
     }
 }

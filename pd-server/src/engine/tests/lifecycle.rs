@@ -139,6 +139,21 @@ fn release_frees_withdraws_and_answers_per_ia() {
         |e| matches!(e, Effect::Persist(l) if l.prefix == a && l.state == LeaseState::Released)
     ));
     assert_eq!(hooks(&fx), vec![HookAction::Delete]);
+    // Dibbler compatibility: the Release behind the delete is named.
+    let names: Vec<(&str, &str)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Hook(h) => Some(h),
+            _ => None,
+        })
+        .flat_map(|h| h.env.iter())
+        .filter(|(k, _)| k == "CLNT_MESSAGE" || k == "SRV_MESSAGE")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("CLNT_MESSAGE", "RELEASE"), ("SRV_MESSAGE", "REPLY")]
+    );
     assert!(
         pos(&fx, |e| matches!(e, Effect::Persist(_)))
             < pos(&fx, |e| matches!(e, Effect::Transmit(_)))
