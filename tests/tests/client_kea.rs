@@ -445,7 +445,7 @@ fn request_exit_2_when_the_pool_is_taken_and_3_without_server() {
     let r = c.request(&["--timeout", "3"]);
     r.assert_code(3);
     assert!(
-        r.elapsed >= Duration::from_secs(3) && r.elapsed < Duration::from_secs(5),
+        r.elapsed >= Duration::from_secs(3) && r.elapsed < Duration::from_secs(6),
         "exit after {:?}",
         r.elapsed
     );
@@ -462,4 +462,55 @@ fn request_exit_2_when_the_pool_is_taken_and_3_without_server() {
     wait_until(1, "nothing saved", || {
         c.status_json() == serde_json::json!([])
     });
+}
+
+#[test]
+fn daemon_restarted_after_sigkill_rebinds_and_keeps_the_prefix() {
+    let (_kns, link, kea) = lab(|_| {});
+    let rt = &link.ns;
+    let host = Netns::new("host");
+    veth(
+        rt,
+        "lan0",
+        "02:00:00:00:02:01",
+        &host,
+        "eth0",
+        "02:00:00:00:02:02",
+    );
+    let mut c = PdClient::new(
+        rt,
+        &ClientConfig::new(&link.client_if).downstream("lan0", "slaac"),
+    );
+    c.run();
+    c.wait_log(15, "reply accepted", 1);
+    let got = c.saved_prefixes().remove(0);
+    let (_, addr0) = subnet(&prefix(&got), 0);
+    rt.wait_addr("lan0", addr0);
+
+    // Killed: no Release, the address and the saved lease stay.
+    assert_eq!(c.stop(Signal::SIGKILL, 5).code(), None);
+    assert_eq!(kea.lines_of(&got).len(), 1, "{}", kea.csv_text());
+    let mark = c.log().len();
+    c.run();
+    // RFC 9915 §18.2.12: a Rebind for the saved prefix, not a Solicit;
+    // Kea extends the same lease.
+    c.wait_log_since(10, mark, "extended");
+    let since = c.log().get(mark..).unwrap_or_default().to_string();
+    assert!(since.contains("restored=true"), "{since}");
+    assert!(since.contains("kind=Rebind"), "{since}");
+    assert!(!since.contains("kind=Solicit"), "{since}");
+    assert!(!since.contains("prefixes lost"), "{since}");
+    assert_eq!(c.saved_prefixes(), vec![got.clone()]);
+    let lines = kea.lines_of(&got);
+    assert!(
+        lines.len() >= 2 && lines.iter().all(|l| l.valid_lifetime == 20),
+        "Kea extended the same lease:\n{}",
+        kea.csv_text()
+    );
+    assert!(
+        rt.addrs("lan0").iter().any(|a| a.addr == addr0),
+        "address kept"
+    );
+    let st = c.stop(Signal::SIGTERM, 15);
+    assert_eq!(st.code(), Some(0), "{st}");
 }

@@ -143,12 +143,6 @@ impl PdClient {
         PdClient::with_state_dir(ns, cfg, dir, state_dir)
     }
 
-    /// Like [`PdClient::new`] with a given state directory (e.g. another
-    /// client's, to come back with its DUID and lease).
-    pub fn with_state(ns: &Netns, cfg: &ClientConfig, state_dir: &Path) -> PdClient {
-        PdClient::with_state_dir(ns, cfg, TempDir::new("cli"), state_dir.to_path_buf())
-    }
-
     fn with_state_dir(
         ns: &Netns,
         cfg: &ClientConfig,
