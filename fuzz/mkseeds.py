@@ -116,3 +116,38 @@ write("server_engine", "dhclient", b"".join(
 write("server_engine", "eth2-and-global", b"".join([
     frame(seq[1], src=0x45), frame(other_client(seq[1], 7), src=0xc7),
     frame(seq[2], src=0x45, dt=20, timeout=True)]))
+
+# --- client_engine -----------------------------------------------------------
+# Frames [time][op][len u16 BE][payload]: time bits 0-6 in 100 ms (bit 7:
+# 60 s) units; op 1 = jump to the next timeout, 2 = timeout now, 3 = release,
+# 4 = restart from the saved lease, 8 = patch in our last xid.
+JUMP, TIMEOUT, RELEASE, RESTART, XID = 1, 2, 3, 4, 8
+
+
+def cframe(payload=b"", time=0, op=0):
+    return bytes([time, op]) + struct.pack(">H", len(payload)) + payload
+
+
+adv, rep = golden("advertise"), golden("reply")
+rapid = rep + h("000e 0000")  # the same Reply with Rapid Commit
+write("client_engine", "full-life", b"".join([
+    cframe(adv, op=JUMP | XID),                # Solicit sent; Advertise in the first RT
+    cframe(rep, op=JUMP | XID),                # RT over: Request; its Reply
+    cframe(time=0x80 | 60, op=JUMP),           # T1 (3600 s): Renew
+    cframe(rep, time=3, op=XID),               # extended
+    cframe(time=0x80 | 90, op=JUMP),           # T2: Rebind
+    cframe(time=0x80 | 127, op=JUMP),          # lifetimes run out
+    cframe(adv, op=JUMP | XID),
+    cframe(rep, op=JUMP | XID),
+    cframe(rep, time=1, op=RELEASE | XID),     # Release and its Reply
+]))
+write("client_engine", "rapid-commit", cframe(rapid, time=12, op=JUMP | XID)
+      + cframe(time=0x80 | 60, op=JUMP) + cframe(rep, op=XID))
+write("client_engine", "restart", b"".join([
+    cframe(adv, op=JUMP | XID), cframe(rep, op=JUMP | XID),
+    cframe(time=0x80 | 10, op=RESTART), cframe(rep, op=XID),
+    cframe(time=0x80 | 127, op=RESTART | JUMP)]))
+write("client_engine", "no-prefix", b"".join([
+    cframe(golden("reply-noprefixavail"), op=JUMP | XID),
+    cframe(adv.replace(b"\x00\x00\x1c\x20", b"\xff\xff\xff\xff"), op=JUMP | XID),
+    cframe(rep, op=JUMP | XID)]))

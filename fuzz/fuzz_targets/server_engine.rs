@@ -11,7 +11,8 @@
 //!
 //! Never panics, and after every step:
 //! - exactly one of: one Transmit, or the drop counter up by one;
-//! - every Transmit goes back to the sender, re-encodes and decodes to itself;
+//! - every Transmit goes back to the sender (a Relay-Repl to port 547 unless
+//!   the relay asked otherwise, RFC 8357), re-encodes and decodes to itself;
 //! - every prefix a Reply grants (valid > 0) is bound to that client's IA_PD
 //!   in the table, and an Advertise never offers another client's prefix;
 //! - no two active leases overlap, no IA_PD holds two, each sits in a pool
@@ -226,7 +227,7 @@ fn check_table(s: &Server, world: &World, cfg: &Config, now: Timestamp, after_ti
 }
 
 /// Per-datagram invariants on the effects.
-fn check_answer(s: &Server, rx: &Rx, fx: &[Effect], drops_before: u64) {
+fn check_answer(s: &Server, rx: &Rx, payload: &[u8], fx: &[Effect], drops_before: u64) {
     let tx: Vec<_> = fx
         .iter()
         .filter_map(|e| match e {
@@ -240,8 +241,20 @@ fn check_answer(s: &Server, rx: &Rx, fx: &[Effect], drops_before: u64) {
         "{} transmits and {dropped} drops for one datagram",
         tx.len()
     );
+    // RFC 9915 §19.3: a Relay-Repl goes to port 547 unless the relay sent a
+    // Relay Source Port option (RFC 8357 §5.2); a direct reply to the source.
+    let port = match decode(payload).map(|e| e.relays) {
+        Ok(r)
+            if r.first()
+                .is_some_and(|h| !h.other.iter().any(|o| o.code == 135)) =>
+        {
+            547
+        }
+        _ => rx.src.port(),
+    };
+    let to = SocketAddrV6::new(*rx.src.ip(), port, 0, 0);
     for t in tx {
-        assert_eq!(t.to, rx.src, "reply not sent back to the sender");
+        assert_eq!(t.to, to, "reply not sent back to the sender");
         assert_eq!(t.ifindex, rx.ifindex);
         let bytes = try_encode(&t.envelope).expect("our reply encodes");
         assert_eq!(
@@ -329,7 +342,7 @@ fuzz_target!(|data: &[u8]| {
         let before = server.drop_total();
         let fx = server.handle_datagram(now, &rx, payload);
         world.apply(&fx);
-        check_answer(&server, &rx, &fx, before);
+        check_answer(&server, &rx, payload, &fx, before);
         check_table(&server, &world, cfg, now, false);
     }
 });
