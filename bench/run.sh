@@ -5,17 +5,20 @@
 # in the client namespace drives the server in the other. Servers are
 # measured alternately, each trial on a fresh start with an empty store.
 # Run as root from the repository (release binaries: cargo build --release
-# -p pd-server -p pd-bench). See BENCHMARKS.md for the figures and method.
+# -p pd-server -p pd-bench -p pd-client). See BENCHMARKS.md for the figures and method.
 #
 #   bench/run.sh [--duration S] [--clients N] [--start-rate R] [--max-rate R]
-#                [--common-rate R] [--repeat N] [--sections LIST] [--tiny]
+#                [--common-rates LIST] [--repeat N] [--sections LIST] [--tiny]
 #                [--bin-dir DIR] [--out DIR] [--scale-count N] [--full-count N]
 #                [--keep-raw]
 #
 # Sections (comma list, default all): rate (highest rate with < 0.5 % lost
-# exchanges, for pd, pd-noflush and kea), fixed (all at --common-rate, plus
-# pd with routes on), scale (1M leases restored; allocation in a 99 % full
-# pool), client (pd-client / dhclient time to a prefix).
+# exchanges, for pd, pd-noflush and kea), fixed (all at each of
+# --common-rates, default 10000,auto; auto = 80 % of the lower of pd's and
+# Kea's peaks; plus pd with routes on at the first rate), flush (what one
+# durable lease write costs: sled flush vs + fdatasync), scale (1M leases
+# restored; allocation in a 99 % full pool), client (pd-client and dhclient:
+# time to a prefix).
 # --tiny: seconds-long smoke run (CI): 1 s trials at a low rate, small stores.
 set -euo pipefail
 
@@ -25,15 +28,16 @@ DURATION=10
 CLIENTS=1000000
 START_RATE=4000
 MAX_RATE=64000
-COMMON_RATE=10000
+COMMON_RATES=10000,auto
 REPEAT=3
-SECTIONS=rate,fixed,scale,client
+SECTIONS=rate,fixed,flush,scale,client
 BIN_DIR=$REPO/target/release
 OUT=
 SCALE_COUNT=1000000
 FULL_COUNT=1038000
 FULL_POOL=2001:db8::/44
 CLIENT_RUNS=10
+FLUSH_COUNT=1000
 START_RUNS=3
 FULL_RATE=1
 EXIT_WAIT_US=1000000
@@ -48,7 +52,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift ;;
     --start-rate) START_RATE=$2; shift ;;
     --max-rate) MAX_RATE=$2; shift ;;
-    --common-rate) COMMON_RATE=$2; shift ;;
+    --common-rates) COMMON_RATES=$2; shift ;;
     --repeat) REPEAT=$2; shift ;;
     --sections) SECTIONS=$2; shift ;;
     --bin-dir) BIN_DIR=$2; shift ;;
@@ -58,11 +62,11 @@ while [ $# -gt 0 ]; do
     --client-runs) CLIENT_RUNS=$2; shift ;;
     --keep-raw) KEEP_RAW=1 ;;
     --tiny)
-        TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATE=200 REPEAT=1
+        TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATES=200 REPEAT=1
         SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
-        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000
+        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000 FLUSH_COUNT=20
         ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -117,6 +121,7 @@ for s in ${SECTIONS//,/ }; do
     case $s in
     rate) section_rate ;;
     fixed) section_fixed ;;
+    flush) section_flush ;;
     scale) section_scale ;;
     client) section_client ;;
     *) die "unknown section $s" ;;

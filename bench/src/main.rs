@@ -5,9 +5,11 @@
 //! * `restore`: in-process, time what `pd-server run` does at start
 //!   (load the store, build the engine), then time one more allocation
 //!   (Solicit + Request through the engine, and the durable write).
+//! * `flush-cost`: what one durable lease write costs (sled flush vs fdatasync).
 //! * `latency`: parse a perfdhcp `-x t` report (counts, loss, 4-way latency).
 
 mod fill;
+mod flushcost;
 mod latency;
 mod restore;
 
@@ -59,6 +61,15 @@ enum Cmd {
         #[arg(long)]
         persist: bool,
     },
+    /// Time single-lease durable writes: sled flush, + fdatasync, unflushed.
+    FlushCost {
+        /// A scratch directory (removed before and after).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Writes per mode.
+        #[arg(long, default_value_t = 500)]
+        count: u32,
+    },
     /// Parse a perfdhcp -x t report: counts, loss, 4-way latency percentiles.
     Latency {
         /// The report file ("-" for stdin).
@@ -83,6 +94,7 @@ fn main() -> anyhow::Result<()> {
             persist,
         } => restore::run(&config, allocations, persist),
         Cmd::Latency { file } => latency::run(&file),
+        Cmd::FlushCost { dir, count } => flushcost::run(&dir, count),
     }
 }
 

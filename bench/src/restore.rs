@@ -55,6 +55,13 @@ pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()>
     println!(
         "memory: rss_kb after open={rss_open} after load={rss_load} (store cache + Vec<Lease>) after engine built={rss}"
     );
+    println!(
+        "sizes: Lease={} Prefix={} ClientKey={} LinkKey={} bytes (+ the DUID's heap block per copy)",
+        std::mem::size_of::<Lease>(),
+        std::mem::size_of::<Prefix>(),
+        std::mem::size_of::<pd_server::lease::ClientKey>(),
+        std::mem::size_of::<pd_server::engine::LinkKey>(),
+    );
     let now = || Timestamp::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(0));
     // Client DUIDs new to this store on every run (a known client would get
     // its existing binding back, which is not an allocation).

@@ -1,0 +1,77 @@
+//! What one durable lease write costs, three ways, on a fresh store:
+//! sled's `flush` (what pd-server does: `sync_file_range` on the log, no
+//! metadata, no device cache flush), that plus `fdatasync` of the log file
+//! (crash-durable on Linux for appended data), and no flush at all.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use pd_core::prefix::Prefix;
+use pd_core::time::Timestamp;
+use pd_server::lease::{Lease, LeaseState};
+use pd_server::store::{Clock, LeaseStore, SledStore};
+
+/// Time `count` single-lease writes per mode and print percentiles (µs).
+pub fn run(dir: &Path, count: u32) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let store = SledStore::open(dir)?;
+    let log = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("leases").join("db"))
+        .context("sled log file state-dir/leases/db")?;
+    let clock = Clock {
+        mono: Timestamp::ZERO,
+        wall: 1_700_000_000,
+    };
+    let pool: Prefix = "2001:db8::/32".parse()?;
+    let mut slot: u64 = 0;
+    let mut lease = || -> anyhow::Result<Lease> {
+        slot += 1;
+        let (client, next_hop) = crate::fill::client_of(slot);
+        Ok(Lease {
+            prefix: pool
+                .nth_subprefix(64, u128::from(slot))
+                .context("slot out of range")?,
+            client,
+            state: LeaseState::Active,
+            preferred_until: Timestamp::from_secs(3600),
+            valid_until: Timestamp::from_secs(7200),
+            next_hop,
+            iface: "s0".into(),
+        })
+    };
+    for mode in ["unflushed", "sled-flush", "sled-flush+fdatasync"] {
+        let mut us = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let l = lease()?;
+            let t = Instant::now();
+            match mode {
+                "unflushed" => store.write_unflushed(clock, &[l], &[])?,
+                "sled-flush" => store.write(clock, &[l], &[])?,
+                _ => {
+                    store.write(clock, &[l], &[])?;
+                    log.sync_data()?;
+                }
+            }
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        us.sort_by(f64::total_cmp);
+        let at = |p: f64| {
+            let i = ((p / 100.0) * us.len() as f64).ceil() as usize;
+            us.get(i.clamp(1, us.len()) - 1)
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        println!(
+            "flush-cost {mode}: {count} single-lease writes, p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+            at(50.0),
+            at(99.0),
+            at(100.0)
+        );
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
