@@ -34,11 +34,12 @@ for t in $(cargo fuzz list); do
     cargo fuzz run "${opts[@]}" "$t" "$work/$t" "corpus/$t" -- \
         -runs="$runs" -max_total_time=120 -timeout=10 -print_final_stats=1 \
         2>"$work/$t.log" || {
-        tail -n 60 "$work/$t.log" >&2
+        grep -E -A4 'panicked|==[0-9]+== ERROR|^SUMMARY' "$work/$t.log" | head -n 40 >&2
+        grep -E 'Test unit written|^Base64' "$work/$t.log" >&2 || true
         echo "smoke: $t FAILED (input saved under fuzz/artifacts/$t/)" >&2
         exit 1
     }
-    grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units)' "$work/$t.log" >&2 || true
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units)' "$work/$t.log" >&2 || true
     echo "smoke: $t ok in $(($(date +%s) - start)) s" >&2
 done
 echo "smoke: all targets ok" >&2
