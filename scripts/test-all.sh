@@ -31,4 +31,6 @@ echo "== cargo build (the integration tests run the daemons' binaries)"
 cargo build --workspace --bins
 echo "== cargo test"
 cargo test --workspace --all-features -- --test-threads="${PD_TEST_THREADS:-2}"
+echo "== fuzz smoke run (every target, a few seconds each)"
+./fuzz/smoke.sh
 echo "== all tests passed"

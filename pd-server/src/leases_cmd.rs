@@ -65,13 +65,12 @@ fn ask(mut s: UnixStream, req: &Request) -> anyhow::Result<Response> {
 }
 
 fn clock() -> Clock {
-    Clock {
-        mono: Timestamp::ZERO,
-        wall: SystemTime::now()
+    Clock::at(
+        Timestamp::ZERO,
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    }
+            .unwrap_or_default(),
+    )
 }
 
 fn offline(dir: &Path, req: &Request) -> anyhow::Result<Response> {

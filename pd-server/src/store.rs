@@ -81,13 +81,27 @@ pub struct Clock {
 const WALL_NEVER: u64 = u64::MAX;
 
 impl Clock {
+    /// The pair for monotonic `mono` read at wall time `since_epoch`, made
+    /// exact: the monotonic side is moved to the next whole wall second, so
+    /// conversions lose nothing across restarts (a deadline moves by at
+    /// most half a second once, when it is rounded to whole seconds).
+    pub fn at(mono: Timestamp, since_epoch: std::time::Duration) -> Clock {
+        let frac = u64::from(since_epoch.subsec_millis());
+        let (pad, carry) = if frac == 0 { (0, 0) } else { (1000 - frac, 1) };
+        Clock {
+            mono: Timestamp::from_millis(mono.as_millis().saturating_add(pad)),
+            wall: since_epoch.as_secs().saturating_add(carry),
+        }
+    }
+
     /// Monotonic → Unix seconds.
     pub fn to_wall(&self, t: Timestamp) -> u64 {
         if t == Timestamp::NEVER {
             return WALL_NEVER;
         }
         let delta_ms = i128::from(t.as_millis()) - i128::from(self.mono.as_millis());
-        let secs = i128::from(self.wall) + delta_ms.div_euclid(1000);
+        // Rounded to the nearest second.
+        let secs = i128::from(self.wall) + (delta_ms + 500).div_euclid(1000);
         u64::try_from(secs.max(0)).unwrap_or(WALL_NEVER - 1)
     }
 
@@ -390,6 +404,34 @@ mod tests {
             later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))),
             Timestamp::from_secs(55)
         );
+    }
+
+    #[test]
+    fn exact_pairs_lose_nothing_across_restarts() {
+        use std::time::Duration;
+        // A deadline 7200.3 s ahead, converted and restored by three
+        // "restarts" at odd sub-second moments, stays within half a second.
+        let deadline_wall_ms: u64 = 1_700_000_000_000 + 7_200_300;
+        let mut mono_deadline = Timestamp::from_millis(7_200_300);
+        let mut c = Clock::at(Timestamp::ZERO, Duration::from_millis(1_700_000_000_000));
+        for (mono0, wall_ms) in [
+            (0u64, 1_700_000_100_777u64),
+            (5, 1_700_000_200_001),
+            (123, 1_700_000_300_999),
+        ] {
+            let stored = c.to_wall(mono_deadline);
+            c = Clock::at(
+                Timestamp::from_millis(mono0),
+                Duration::from_millis(wall_ms),
+            );
+            mono_deadline = c.to_mono(stored);
+            let back_ms =
+                i128::from(wall_ms) + i128::from(mono_deadline.as_millis()) - i128::from(mono0);
+            assert!(
+                (back_ms - i128::from(deadline_wall_ms)).abs() <= 500,
+                "drifted: {back_ms}"
+            );
+        }
     }
 
     #[test]

@@ -16,8 +16,13 @@ use nix::unistd::Pid;
 
 use crate::Netns;
 
+mod client;
 mod dhclient;
+mod kea;
 mod server;
+
+pub use client::{ClientConfig, CmdResult, DownstreamConfig, PdClient, CLIENT_LOG_FILTER};
+pub use kea::{parse_kea_csv, Kea, KeaConfig, KeaLease};
 
 pub use dhclient::{
     parse_default_duid, parse_iaids, parse_iaprefixes, unix_now, Dhclient, IaPrefix,

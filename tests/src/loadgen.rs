@@ -140,7 +140,7 @@ pub async fn run(ifindex: u32, tag: u16, window: usize, stop: Arc<AtomicBool>) -
 
 /// Renew each binding once (with the server's DUID); returns, per binding,
 /// the prefix the Reply carried with a non-zero valid lifetime (None: no
-/// answer or no such prefix). From an ephemeral port (pd-server answers the
+/// answer to six tries or no such prefix). From an ephemeral port (pd-server answers the
 /// source port), so another client on port 546 in the namespace cannot
 /// take the replies.
 pub async fn renew_all(ifindex: u32, server_duid: &Duid, acked: &[Acked]) -> Vec<Option<Prefix>> {
@@ -157,7 +157,7 @@ pub async fn renew_all(ifindex: u32, server_duid: &Duid, acked: &[Acked]) -> Vec
         ia.prefixes.push(IaPrefix::new(a.prefix, 0, 0));
         m.ia_pd = vec![ia];
         let mut got = None;
-        'tries: for _ in 0..3 {
+        'tries: for _ in 0..6 {
             send(&sock, ifindex, m.clone()).await;
             let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
             while let Ok(Ok(info)) = tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {

@@ -63,6 +63,21 @@ impl Netns {
         ns
     }
 
+    /// Take over an existing namespace made by someone else (e.g.
+    /// scripts/topology.sh); it is deleted when the last clone drops.
+    pub fn adopt(name: &str) -> Netns {
+        require_root();
+        assert!(
+            Path::new("/run/netns").join(name).exists(),
+            "namespace {name} does not exist"
+        );
+        Netns {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+            }),
+        }
+    }
+
     /// The namespace name.
     pub fn name(&self) -> &str {
         &self.inner.name

@@ -6,26 +6,18 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn bin_dir() -> PathBuf {
-    // target/<profile>/deps/e2e_demo-… → target/<profile>
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target directory")
-        .to_path_buf()
-}
-
 #[test]
 fn demo_delegates_routes_pings_releases_and_expires() {
     pd_tests::require_root();
-    let dir = bin_dir();
-    for b in ["pd-server", "pd-client"] {
-        assert!(
-            dir.join(b).exists(),
-            "{} missing: run `cargo build --workspace --bins` first (scripts/test-all.sh does)",
-            dir.join(b).display()
-        );
-    }
+    // Both daemons, built (pd_tests::bin panics with how to build them).
+    let dir = pd_tests::bin("pd-server")
+        .parent()
+        .expect("binary directory")
+        .to_path_buf();
+    assert!(
+        pd_tests::bin("pd-client").starts_with(&dir),
+        "pd-server and pd-client in one directory"
+    );
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let name = format!("pdt-demo-{}", std::process::id());
     let out = Command::new(root.join("demo.sh"))

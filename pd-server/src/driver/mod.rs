@@ -53,13 +53,12 @@ impl Daemon {
     }
 
     fn clock(&self) -> Clock {
-        Clock {
-            mono: self.now(),
-            wall: SystemTime::now()
+        Clock::at(
+            self.now(),
+            SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
-        }
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -69,13 +68,12 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
     setup::state_dir(&cfg.state_dir)?;
     let duid = load_or_create_duid(&cfg.state_dir, cfg.duid.as_ref())?;
     let store = SledStore::open(&cfg.state_dir)?;
-    let clock0 = Clock {
-        mono: Timestamp::ZERO,
-        wall: SystemTime::now()
+    let clock0 = Clock::at(
+        Timestamp::ZERO,
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    };
+            .unwrap_or_default(),
+    );
     let leases = store.load(clock0).context("cannot restore leases")?;
     let restored = leases.len();
     let settings = Settings::from_config(&cfg, duid.clone());
