@@ -127,6 +127,9 @@ pub trait LeaseStore {
 /// sled-backed store in `state-dir/leases`.
 pub struct SledStore {
     db: sled::Db,
+    /// sled's log file: its flush ends in sync_file_range, which does not
+    /// make appended data survive a power cut; we fdatasync it as well.
+    log_file: std::fs::File,
     path: PathBuf,
     mark_path: PathBuf,
     /// Records in the database (counted at load, kept up to date by writes).
@@ -154,12 +157,16 @@ impl SledStore {
                 path: path.clone(),
                 source,
             })?;
+        let log_file = std::fs::File::open(path.join("db")).map_err(|e| {
+            StoreError::Mark(format!("cannot open {}: {e}", path.join("db").display()))
+        })?;
         let mark_path = mark::path(dir);
         let marked = mark::read(&mark_path)
             .map_err(StoreError::Mark)?
             .unwrap_or(0);
         Ok(SledStore {
             db,
+            log_file,
             path,
             mark_path,
             count: AtomicU64::new(0),
@@ -195,6 +202,10 @@ impl LeaseStore for SledStore {
         self.db.flush().map_err(|source| StoreError::Io {
             op: "flush",
             source,
+        })?;
+        self.log_file.sync_data().map_err(|e| StoreError::Io {
+            op: "fdatasync",
+            source: sled::Error::Io(e),
         })?;
         Ok(())
     }
