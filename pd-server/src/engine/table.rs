@@ -168,7 +168,9 @@ impl Table {
     }
 
     /// Bind `choice` to `k` until the given deadlines; returns the record and
-    /// whether it is new (not an extension of `k`'s active binding).
+    /// whether it is new (not an extension of `k`'s active binding). The
+    /// caller ends a different active binding of `k` first (through the
+    /// engine, so the store, the route and the link count follow).
     pub fn commit(
         &mut self,
         k: &ClientKey,
@@ -181,10 +183,6 @@ impl Table {
         let p = choice.prefix;
         let extension = self.active.get(k) == Some(&p);
         if !extension {
-            // One prefix per IA_PD: a different active prefix of k is replaced.
-            if let Some(old) = self.active.get(k).copied() {
-                self.deactivate(&old, LeaseState::Released);
-            }
             if let Some(prev) = self.leases.get(&p) {
                 if prev.client != *k && self.last.get(&prev.client) == Some(&p) {
                     self.last.remove(&prev.client);
