@@ -1,17 +1,19 @@
 //! Lease persistence: a trait the driver uses and its sled implementation.
 //!
 //! Durability rule (ARCHITECTURE rule 4): the driver writes every lease
-//! changed in one loop turn with [`LeaseStore::write`], which flushes once,
-//! and only then sends the Replies of that turn. Times are monotonic in
-//! memory and wall-clock Unix seconds on disk; [`Clock`] is the only
-//! conversion point.
+//! changed in one loop turn with [`LeaseStore::write`], which makes them
+//! durable at once (one journal append + fdatasync, see [`journal`]), and
+//! only then sends the Replies of that turn. Times are monotonic in memory
+//! and wall-clock Unix seconds on disk; [`Clock`] is the only conversion
+//! point.
 
+pub mod journal;
 mod mark;
 
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pd_core::duid::Duid;
 use pd_core::prefix::Prefix;
@@ -57,6 +59,33 @@ pub enum StoreError {
     /// The mark file cannot be read or written.
     #[error("lease database mark: {0}")]
     Mark(String),
+    /// The journal cannot be read, written or synced.
+    #[error("lease journal {path}: {op} failed: {source}")]
+    JournalIo {
+        /// What we were doing.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A journal file other than the newest one has a frame that does not
+    /// check: damage, not an unfinished write.
+    #[error(
+        "lease journal {path} is damaged at octet {offset} ({reason}); \
+         move it away to start without the leases it holds"
+    )]
+    JournalDamaged {
+        /// The file.
+        path: PathBuf,
+        /// Where the bad frame starts.
+        offset: usize,
+        /// Why it does not check.
+        reason: &'static str,
+    },
+    /// A background checkpoint (sled flush) failed.
+    #[error("lease database checkpoint failed: {0}")]
+    Checkpoint(String),
     /// A record does not decode.
     #[error("lease database record {key} is corrupt: {reason}")]
     Corrupt {
@@ -124,9 +153,11 @@ pub trait LeaseStore {
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError>;
 }
 
-/// sled-backed store in `state-dir/leases`.
+/// sled-backed store in `state-dir/leases`, with its journal in
+/// `state-dir/leases.journal`.
 pub struct SledStore {
     db: sled::Db,
+    journal: Mutex<JournalState>,
     /// sled's log file: its flush ends in sync_file_range, which does not
     /// make appended data survive a power cut; we fdatasync it as well.
     log_file: std::fs::File,
@@ -136,6 +167,16 @@ pub struct SledStore {
     count: AtomicU64,
     /// The value last written to the mark file.
     marked: AtomicU64,
+}
+
+/// The journal and what goes with it (behind a mutex: the trait takes
+/// `&self`; only the loop thread writes).
+struct JournalState {
+    journal: journal::Journal,
+    /// Frames of the turn being written (kept to reuse its allocation).
+    buf: Vec<u8>,
+    /// The background checkpoint in flight, if any.
+    checkpoint: Option<std::thread::JoinHandle<Result<(), String>>>,
 }
 
 const VERSION: u8 = 1;
@@ -164,8 +205,21 @@ impl SledStore {
         let marked = mark::read(&mark_path)
             .map_err(StoreError::Mark)?
             .unwrap_or(0);
+        let jdir = dir.join("leases.journal");
+        let next = replay(&db, &log_file, &jdir)?;
+        let journal =
+            journal::Journal::create(&jdir, next).map_err(|source| StoreError::JournalIo {
+                op: "create",
+                path: journal::file_path(&jdir, next),
+                source,
+            })?;
         Ok(SledStore {
             db,
+            journal: Mutex::new(JournalState {
+                journal,
+                buf: Vec::new(),
+                checkpoint: None,
+            }),
             log_file,
             path,
             mark_path,
@@ -198,27 +252,105 @@ impl LeaseStore for SledStore {
     }
 
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        self.write_unflushed(clock, put, delete)?;
-        self.db.flush().map_err(|source| StoreError::Io {
-            op: "flush",
-            source,
-        })?;
-        self.log_file.sync_data().map_err(|e| StoreError::Io {
-            op: "fdatasync",
-            source: sled::Error::Io(e),
-        })?;
-        Ok(())
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = std::mem::take(&mut st.buf);
+        buf.clear();
+        self.apply(clock, put, delete, Some(&mut buf))?;
+        st.journal
+            .append(&buf)
+            .map_err(|source| StoreError::JournalIo {
+                op: "append",
+                path: st.journal.path(),
+                source,
+            })?;
+        st.buf = buf;
+        self.checkpoint(&mut st, false)
     }
 }
 
 impl SledStore {
-    /// Write without the flush: only for measuring what durability costs
-    /// (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
+    /// Write without making it durable: only for measuring what durability
+    /// costs (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
     pub fn write_unflushed(
         &self,
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
+    ) -> Result<(), StoreError> {
+        self.apply(clock, put, delete, None)
+    }
+
+    /// Finish the checkpoint in flight, if any, and report its result.
+    /// With `force`, also checkpoint the current journal now and wait.
+    pub fn sync(&self, force: bool) -> Result<(), StoreError> {
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(h) = st.checkpoint.take() {
+            join(h)?;
+        }
+        self.checkpoint(&mut st, force)?;
+        match st.checkpoint.take() {
+            Some(h) => join(h),
+            None => Ok(()),
+        }
+    }
+
+    /// Collect a finished checkpoint (its error, if it failed) without
+    /// waiting; start the next one if due.
+    pub fn poll(&self) -> Result<(), StoreError> {
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        self.checkpoint(&mut st, false)
+    }
+
+    /// Collect a finished checkpoint; start one when the journal is big
+    /// enough (or `force`) and none is in flight.
+    fn checkpoint(&self, st: &mut JournalState, force: bool) -> Result<(), StoreError> {
+        if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = st.checkpoint.take() {
+                join(h)?;
+            }
+        }
+        let big = st.journal.size() >= journal::ROTATE_BYTES;
+        if st.checkpoint.is_some() || !(big || force && st.journal.size() > 0) {
+            return Ok(());
+        }
+        let jio = |op, path, source| StoreError::JournalIo { op, path, source };
+        let old = st
+            .journal
+            .rotate()
+            .map_err(|e| jio("rotate", st.journal.path(), e))?;
+        let log = self
+            .log_file
+            .try_clone()
+            .map_err(|e| jio("checkpoint", old.clone(), e))?;
+        let db = self.db.clone();
+        // Every record of `old` went into sled before the rotation, so a
+        // flush started now covers them all.
+        let h = std::thread::Builder::new()
+            .name("pd-checkpoint".into())
+            .spawn(move || {
+                db.flush().map_err(|e| format!("sled flush: {e}"))?;
+                log.sync_data().map_err(|e| format!("fdatasync: {e}"))?;
+                std::fs::remove_file(&old)
+                    .map_err(|e| format!("cannot remove {}: {e}", old.display()))?;
+                if let Some(dir) = old.parent() {
+                    journal::sync_dir(dir)
+                        .map_err(|e| format!("cannot sync {}: {e}", dir.display()))?;
+                }
+                Ok(())
+            })
+            .map_err(|e| jio("checkpoint", st.journal.path(), e))?;
+        st.checkpoint = Some(h);
+        Ok(())
+    }
+
+    /// The records into sled (unflushed) and, when given, their frames into
+    /// `frames`.
+    fn apply(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+        mut frames: Option<&mut Vec<u8>>,
     ) -> Result<(), StoreError> {
         let io = |source| StoreError::Io {
             op: "write",
@@ -237,17 +369,21 @@ impl SledStore {
         // prefix) and no Reply leaves before the flush, so the batch needs no
         // atomicity; `insert` also tells whether the record is new.
         for l in put {
-            if self
-                .db
-                .insert(&key(&l.prefix)[..], encode(l, clock))
-                .map_err(io)?
-                .is_none()
-            {
+            let k = key(&l.prefix);
+            let v = encode(l, clock);
+            if let Some(f) = frames.as_deref_mut() {
+                journal::frame_put(f, &k, &v);
+            }
+            if self.db.insert(&k[..], v).map_err(io)?.is_none() {
                 self.count.fetch_add(1, Ordering::SeqCst);
             }
         }
         for p in delete {
-            if self.db.remove(&key(p)[..]).map_err(io)?.is_some() {
+            let k = key(p);
+            if let Some(f) = frames.as_deref_mut() {
+                journal::frame_delete(f, &k);
+            }
+            if self.db.remove(&k[..]).map_err(io)?.is_some() {
                 self.count.fetch_sub(1, Ordering::SeqCst);
             }
         }
@@ -271,6 +407,73 @@ impl SledStore {
         self.marked.store(value, Ordering::SeqCst);
         Ok(())
     }
+}
+
+fn join(h: std::thread::JoinHandle<Result<(), String>>) -> Result<(), StoreError> {
+    match h.join() {
+        Ok(r) => r.map_err(StoreError::Checkpoint),
+        Err(_) => Err(StoreError::Checkpoint(
+            "the checkpoint thread panicked".into(),
+        )),
+    }
+}
+
+/// Replay the journal files left in `jdir` into sled, flush sled, delete
+/// them; returns the sequence number for the next file.
+fn replay(db: &sled::Db, log: &std::fs::File, jdir: &Path) -> Result<u64, StoreError> {
+    let jio = |op, path: &Path, source| StoreError::JournalIo {
+        op,
+        path: path.to_path_buf(),
+        source,
+    };
+    let files = journal::files(jdir).map_err(|e| jio("list", jdir, e))?;
+    let Some(newest) = files.last().map(|(seq, _)| *seq) else {
+        return Ok(0);
+    };
+    for (seq, path) in &files {
+        let bytes = std::fs::read(path).map_err(|e| jio("read", path, e))?;
+        let (n, stop) = journal::decode(&bytes, |op| match op {
+            journal::Op::Put(k, v) => db.insert(&k[..], v).map(drop),
+            journal::Op::Delete(k) => db.remove(&k[..]).map(drop),
+        })
+        .map_err(|source| StoreError::Io {
+            op: "journal replay",
+            source,
+        })?;
+        match stop {
+            None => {}
+            // The newest file may end in a write that never completed; its
+            // Replies never left (they wait for the fdatasync).
+            Some((at, why)) if *seq == newest => tracing::warn!(
+                journal = %path.display(),
+                records = n,
+                dropped_octets = bytes.len() - at,
+                reason = why.as_str(),
+                "lease journal ends in an unfinished write; dropped it"
+            ),
+            Some((offset, why)) => {
+                return Err(StoreError::JournalDamaged {
+                    path: path.clone(),
+                    offset,
+                    reason: why.as_str(),
+                })
+            }
+        }
+        tracing::info!(journal = %path.display(), records = n, "lease journal replayed");
+    }
+    db.flush().map_err(|source| StoreError::Io {
+        op: "flush",
+        source,
+    })?;
+    log.sync_data().map_err(|e| StoreError::Io {
+        op: "fdatasync",
+        source: sled::Error::Io(e),
+    })?;
+    for (_, path) in &files {
+        std::fs::remove_file(path).map_err(|e| jio("remove", path, e))?;
+    }
+    journal::sync_dir(jdir).map_err(|e| jio("sync", jdir, e))?;
+    Ok(newest + 1)
 }
 
 /// Key: 16 address octets + length: sorts by address.
@@ -374,176 +577,4 @@ pub fn decode(k: &[u8], v: &[u8], clock: Clock) -> Result<Lease, StoreError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-
-    fn lease(n: u16, state: LeaseState) -> Lease {
-        Lease {
-            prefix: format!("2001:db8:2222:{n:x}::/64").parse().unwrap(),
-            client: ClientKey {
-                duid: Duid::ll(1, &[2, 0, 0, 0, 0, n as u8]),
-                iaid: u32::from(n),
-            },
-            state,
-            preferred_until: Timestamp::from_secs(1_000 + u64::from(n)),
-            valid_until: Timestamp::NEVER,
-            next_hop: "fe80::ff:fe00:2".parse().unwrap(),
-            iface: Arc::from("veth0"),
-        }
-    }
-
-    const CLOCK: Clock = Clock {
-        mono: Timestamp::from_secs(500),
-        wall: 1_700_000_000,
-    };
-
-    #[test]
-    fn clock_conversion() {
-        assert_eq!(CLOCK.to_wall(Timestamp::from_secs(600)), 1_700_000_100);
-        assert_eq!(CLOCK.to_mono(1_700_000_100), Timestamp::from_secs(600));
-        assert_eq!(CLOCK.to_wall(Timestamp::NEVER), WALL_NEVER);
-        assert_eq!(CLOCK.to_mono(WALL_NEVER), Timestamp::NEVER);
-        // Long past: floors at the origin, which is in the past.
-        assert_eq!(CLOCK.to_mono(1), Timestamp::ZERO);
-        // After a restart (new monotonic origin) the wall time carries over.
-        let later = Clock {
-            mono: Timestamp::from_secs(5),
-            wall: 1_700_000_050,
-        };
-        assert_eq!(
-            later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))),
-            Timestamp::from_secs(55)
-        );
-    }
-
-    #[test]
-    fn exact_pairs_lose_nothing_across_restarts() {
-        use std::time::Duration;
-        // A deadline 7200.3 s ahead, converted and restored by three
-        // "restarts" at odd sub-second moments, stays within half a second.
-        let deadline_wall_ms: u64 = 1_700_000_000_000 + 7_200_300;
-        let mut mono_deadline = Timestamp::from_millis(7_200_300);
-        let mut c = Clock::at(Timestamp::ZERO, Duration::from_millis(1_700_000_000_000));
-        for (mono0, wall_ms) in [
-            (0u64, 1_700_000_100_777u64),
-            (5, 1_700_000_200_001),
-            (123, 1_700_000_300_999),
-        ] {
-            let stored = c.to_wall(mono_deadline);
-            c = Clock::at(
-                Timestamp::from_millis(mono0),
-                Duration::from_millis(wall_ms),
-            );
-            mono_deadline = c.to_mono(stored);
-            let back_ms =
-                i128::from(wall_ms) + i128::from(mono_deadline.as_millis()) - i128::from(mono0);
-            assert!(
-                (back_ms - i128::from(deadline_wall_ms)).abs() <= 500,
-                "drifted: {back_ms}"
-            );
-        }
-    }
-
-    #[test]
-    fn record_roundtrip_and_corruption() {
-        let l = lease(7, LeaseState::Released);
-        let v = encode(&l, CLOCK);
-        assert_eq!(decode(&key(&l.prefix), &v, CLOCK).unwrap(), l);
-        for cut in 0..v.len() {
-            assert!(
-                decode(&key(&l.prefix), &v[..cut], CLOCK).is_err(),
-                "cut at {cut}"
-            );
-        }
-        let mut bad = v.clone();
-        bad[0] = 9;
-        assert!(matches!(
-            decode(&key(&l.prefix), &bad, CLOCK),
-            Err(StoreError::Corrupt {
-                reason: "unknown record version",
-                ..
-            })
-        ));
-        assert!(decode(&[1, 2, 3], &v, CLOCK).is_err());
-    }
-
-    fn open_retrying(dir: &Path) -> Result<SledStore, StoreError> {
-        // sled releases its file lock from a background thread after drop.
-        let mut s = SledStore::open(dir);
-        for _ in 0..50 {
-            if !matches!(s, Err(StoreError::Open { .. })) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            s = SledStore::open(dir);
-        }
-        s
-    }
-
-    #[test]
-    fn lost_records_are_an_error_not_a_silent_reset() {
-        let dir = std::env::temp_dir().join(format!("pd-store-mark-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        {
-            let s = SledStore::open(&dir).unwrap();
-            s.load(CLOCK).unwrap();
-            let all: Vec<Lease> = (1..=5).map(|n| lease(n, LeaseState::Active)).collect();
-            s.write(CLOCK, &all, &[]).unwrap();
-            s.save_mark().unwrap();
-            // Deleting lowers the mark first.
-            s.write(CLOCK, &[], &[lease(5, LeaseState::Active).prefix])
-                .unwrap();
-            s.save_mark().unwrap();
-        }
-        assert_eq!(
-            std::fs::read_to_string(dir.join("leases.count"))
-                .unwrap()
-                .trim(),
-            "4"
-        );
-        let s = open_retrying(&dir).unwrap();
-        assert_eq!(s.load(CLOCK).unwrap().len(), 4);
-        drop(s);
-        // The database loses records (here: replaced by an empty one).
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        std::fs::remove_dir_all(dir.join("leases")).unwrap();
-        let s = open_retrying(&dir).unwrap();
-        match s.load(CLOCK) {
-            Err(
-                e @ StoreError::Damaged {
-                    found: 0,
-                    expected: 4,
-                    ..
-                },
-            ) => {
-                assert!(e.to_string().contains("leases.count"), "{e}");
-            }
-            other => panic!("expected Damaged, got {other:?}"),
-        }
-        drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn sled_persists_across_reopen() {
-        let dir = std::env::temp_dir().join(format!("pd-store-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        {
-            let s = SledStore::open(&dir).unwrap();
-            s.write(
-                CLOCK,
-                &[lease(1, LeaseState::Active), lease(2, LeaseState::Expired)],
-                &[],
-            )
-            .unwrap();
-            s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix])
-                .unwrap();
-        }
-        let s = open_retrying(&dir).unwrap();
-        assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
-        drop(s);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

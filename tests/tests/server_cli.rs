@@ -350,6 +350,17 @@ fn server_on_copy(ns: &Netns, state: &Path) -> PdServer {
     server
 }
 
+fn journal_file(state_dir: &Path) -> PathBuf {
+    let dir = state_dir.join("leases.journal");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("journal directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    files.pop().expect("a journal file")
+}
+
 #[test]
 fn damaged_database_after_a_crash_stops_the_server() {
     let srv = Netns::new("srv");
@@ -359,15 +370,37 @@ fn damaged_database_after_a_crash_stops_the_server() {
     let intact = server_on_copy(&srv, &state);
     assert_eq!(intact.active_leases().len() as u64, active, "intact copy");
     drop(intact);
+    // sled's own file cut short or garbled: the journal still holds every
+    // lease acknowledged since the last checkpoint, so nothing is lost.
+    for damage in ["emptied", "junk"] {
+        let server = server_on_copy(&srv, &state);
+        let db = sled_file(server.state_dir(), "db");
+        if damage == "junk" {
+            junk(&db);
+        } else {
+            truncate_data(&db, 0.0);
+        }
+        assert_eq!(
+            server.active_leases().len() as u64,
+            active,
+            "db {damage}: the journal restores what sled lost"
+        );
+    }
+    // Both cut short: fewer records than the mark, refused.
     for keep in [0.0, 0.5] {
         let server = server_on_copy(&srv, &state);
-        let len = truncate_data(&sled_file(server.state_dir(), "db"), keep);
+        let len = truncate_data(&journal_file(server.state_dir()), keep);
+        truncate_data(&sled_file(server.state_dir(), "db"), 0.0);
         assert_refuses(
             server,
-            &format!("after a crash, db truncated to {len} bytes"),
+            &format!("after a crash, journal truncated to {len} bytes and db emptied"),
         );
     }
     let server = server_on_copy(&srv, &state);
+    junk(&journal_file(server.state_dir()));
     junk(&sled_file(server.state_dir(), "db"));
-    assert_refuses(server, "after a crash, db file overwritten with junk");
+    assert_refuses(
+        server,
+        "after a crash, journal and db overwritten with junk",
+    );
 }

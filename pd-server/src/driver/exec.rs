@@ -30,6 +30,16 @@ impl Daemon {
                 other => rest.push(other),
             }
         }
+        // Advertises grant nothing (offers are not persisted), so they need
+        // not wait for the turn's write; rule 4 holds for every Reply.
+        let (early, rest): (Vec<Effect>, Vec<Effect>) = rest.into_iter().partition(|e| {
+            matches!(e, Effect::Transmit(t) if t.envelope.msg.msg_type == wire::MsgType::Advertise)
+        });
+        for e in early {
+            if let Effect::Transmit(t) = e {
+                self.transmit(&t).await;
+            }
+        }
         let mut durable = true;
         if !puts.is_empty() || !forgets.is_empty() {
             let clock = self.clock();
@@ -52,12 +62,8 @@ impl Daemon {
         for e in rest {
             match e {
                 Effect::Transmit(t) => {
-                    if !durable {
-                        continue;
-                    }
-                    let bytes = wire::encode(&t.envelope);
-                    if let Err(e) = self.sock.send(&bytes, t.to, t.ifindex).await {
-                        tracing::warn!(to = %t.to, ifindex = t.ifindex, error = %e, "send failed");
+                    if durable {
+                        self.transmit(&t).await;
                     }
                 }
                 Effect::RouteAdd(r) => {
@@ -77,6 +83,13 @@ impl Daemon {
                 }
                 Effect::Persist(_) | Effect::Forget(_) => {}
             }
+        }
+    }
+
+    async fn transmit(&self, t: &pd_core::effect::Transmit) {
+        let bytes = wire::encode(&t.envelope);
+        if let Err(e) = self.sock.send(&bytes, t.to, t.ifindex).await {
+            tracing::warn!(to = %t.to, ifindex = t.ifindex, error = %e, "send failed");
         }
     }
 

@@ -187,6 +187,10 @@ impl Daemon {
                 _ = tick.tick() => {
                     self.join_links();
                     self.save_mark();
+                    if let Err(e) = self.store.poll() {
+                        tracing::error!(error = %e, "lease database checkpoint failed; stopping");
+                        self.fatal = Some(e.to_string());
+                    }
                 }
                 c = self.control.accept() => {
                     if let Ok((stream, _)) = c {
@@ -209,6 +213,10 @@ impl Daemon {
         }
         if self.fatal.is_none() {
             self.save_mark();
+            if let Err(e) = self.store.sync(false) {
+                tracing::error!(error = %e, "lease database checkpoint failed");
+                self.fatal = Some(e.to_string());
+            }
         }
         tracing::info!("stopping; leases and routes stay in place for the next start");
         if let Some(h) = &self.hooks {

@@ -1,0 +1,300 @@
+//! Store tests: records, clock conversion, the mark, the journal.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use super::*;
+
+fn lease(n: u16, state: LeaseState) -> Lease {
+    Lease {
+        prefix: format!("2001:db8:2222:{n:x}::/64").parse().unwrap(),
+        client: ClientKey {
+            duid: Duid::ll(1, &[2, 0, 0, 0, 0, n as u8]),
+            iaid: u32::from(n),
+        },
+        state,
+        preferred_until: Timestamp::from_secs(1_000 + u64::from(n)),
+        valid_until: Timestamp::NEVER,
+        next_hop: "fe80::ff:fe00:2".parse().unwrap(),
+        iface: Arc::from("veth0"),
+    }
+}
+
+const CLOCK: Clock = Clock {
+    mono: Timestamp::from_secs(500),
+    wall: 1_700_000_000,
+};
+
+#[test]
+fn clock_conversion() {
+    assert_eq!(CLOCK.to_wall(Timestamp::from_secs(600)), 1_700_000_100);
+    assert_eq!(CLOCK.to_mono(1_700_000_100), Timestamp::from_secs(600));
+    assert_eq!(CLOCK.to_wall(Timestamp::NEVER), WALL_NEVER);
+    assert_eq!(CLOCK.to_mono(WALL_NEVER), Timestamp::NEVER);
+    // Long past: floors at the origin, which is in the past.
+    assert_eq!(CLOCK.to_mono(1), Timestamp::ZERO);
+    // After a restart (new monotonic origin) the wall time carries over.
+    let later = Clock {
+        mono: Timestamp::from_secs(5),
+        wall: 1_700_000_050,
+    };
+    assert_eq!(
+        later.to_mono(CLOCK.to_wall(Timestamp::from_secs(600))),
+        Timestamp::from_secs(55)
+    );
+}
+
+#[test]
+fn exact_pairs_lose_nothing_across_restarts() {
+    use std::time::Duration;
+    // A deadline 7200.3 s ahead, converted and restored by three
+    // "restarts" at odd sub-second moments, stays within half a second.
+    let deadline_wall_ms: u64 = 1_700_000_000_000 + 7_200_300;
+    let mut mono_deadline = Timestamp::from_millis(7_200_300);
+    let mut c = Clock::at(Timestamp::ZERO, Duration::from_millis(1_700_000_000_000));
+    for (mono0, wall_ms) in [
+        (0u64, 1_700_000_100_777u64),
+        (5, 1_700_000_200_001),
+        (123, 1_700_000_300_999),
+    ] {
+        let stored = c.to_wall(mono_deadline);
+        c = Clock::at(
+            Timestamp::from_millis(mono0),
+            Duration::from_millis(wall_ms),
+        );
+        mono_deadline = c.to_mono(stored);
+        let back_ms =
+            i128::from(wall_ms) + i128::from(mono_deadline.as_millis()) - i128::from(mono0);
+        assert!(
+            (back_ms - i128::from(deadline_wall_ms)).abs() <= 500,
+            "drifted: {back_ms}"
+        );
+    }
+}
+
+#[test]
+fn record_roundtrip_and_corruption() {
+    let l = lease(7, LeaseState::Released);
+    let v = encode(&l, CLOCK);
+    assert_eq!(decode(&key(&l.prefix), &v, CLOCK).unwrap(), l);
+    for cut in 0..v.len() {
+        assert!(
+            decode(&key(&l.prefix), &v[..cut], CLOCK).is_err(),
+            "cut at {cut}"
+        );
+    }
+    let mut bad = v.clone();
+    bad[0] = 9;
+    assert!(matches!(
+        decode(&key(&l.prefix), &bad, CLOCK),
+        Err(StoreError::Corrupt {
+            reason: "unknown record version",
+            ..
+        })
+    ));
+    assert!(decode(&[1, 2, 3], &v, CLOCK).is_err());
+}
+
+fn open_retrying(dir: &Path) -> Result<SledStore, StoreError> {
+    // sled releases its file lock from a background thread after drop.
+    let mut s = SledStore::open(dir);
+    for _ in 0..50 {
+        if !matches!(s, Err(StoreError::Open { .. })) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        s = SledStore::open(dir);
+    }
+    s
+}
+
+#[test]
+fn lost_records_are_an_error_not_a_silent_reset() {
+    let dir = std::env::temp_dir().join(format!("pd-store-mark-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        let s = SledStore::open(&dir).unwrap();
+        s.load(CLOCK).unwrap();
+        let all: Vec<Lease> = (1..=5).map(|n| lease(n, LeaseState::Active)).collect();
+        s.write(CLOCK, &all, &[]).unwrap();
+        s.save_mark().unwrap();
+        // Deleting lowers the mark first.
+        s.write(CLOCK, &[], &[lease(5, LeaseState::Active).prefix])
+            .unwrap();
+        s.save_mark().unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("leases.count"))
+            .unwrap()
+            .trim(),
+        "4"
+    );
+    let s = open_retrying(&dir).unwrap();
+    assert_eq!(s.load(CLOCK).unwrap().len(), 4);
+    drop(s);
+    // The database loses records (here: replaced by an empty one).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::remove_dir_all(dir.join("leases")).unwrap();
+    let s = open_retrying(&dir).unwrap();
+    match s.load(CLOCK) {
+        Err(
+            e @ StoreError::Damaged {
+                found: 0,
+                expected: 4,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("leases.count"), "{e}");
+        }
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sled_persists_across_reopen() {
+    let dir = std::env::temp_dir().join(format!("pd-store-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let s = SledStore::open(&dir).unwrap();
+        s.write(
+            CLOCK,
+            &[lease(1, LeaseState::Active), lease(2, LeaseState::Expired)],
+            &[],
+        )
+        .unwrap();
+        s.write(CLOCK, &[], &[lease(2, LeaseState::Expired).prefix])
+            .unwrap();
+    }
+    let s = open_retrying(&dir).unwrap();
+    assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pd-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copy only the journal of `from` into a fresh state directory: what a
+/// crash leaves when sled never wrote the records itself.
+fn journal_only(from: &Path, name: &str) -> std::path::PathBuf {
+    let to = tmp(name);
+    std::fs::create_dir_all(to.join("leases.journal")).unwrap();
+    for (_, p) in journal::files(&from.join("leases.journal")).unwrap() {
+        std::fs::copy(&p, to.join("leases.journal").join(p.file_name().unwrap())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn journal_alone_restores_every_write() {
+    let dir = tmp("journal-alone");
+    let s = SledStore::open(&dir).unwrap();
+    let all: Vec<Lease> = (1..=20).map(|n| lease(n, LeaseState::Active)).collect();
+    s.write(CLOCK, &all[..10], &[]).unwrap();
+    s.write(CLOCK, &all[10..], &[all[3].prefix]).unwrap();
+    let changed = lease(5, LeaseState::Released);
+    s.write(CLOCK, std::slice::from_ref(&changed), &[]).unwrap();
+    let copy = journal_only(&dir, "journal-alone-copy");
+    drop(s);
+    let r = open_retrying(&copy).unwrap();
+    let got = r.load(CLOCK).unwrap();
+    assert_eq!(got.len(), 19, "{got:?}");
+    assert!(got.iter().all(|l| l.prefix != all[3].prefix));
+    assert!(got.contains(&changed));
+    // Replayed into sled and removed: a second open has no journal to
+    // replay and still holds everything.
+    drop(r);
+    let files = journal::files(&copy.join("leases.journal")).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::metadata(&files[0].1).unwrap().len(), 0);
+    let r = open_retrying(&copy).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap().len(), 19);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&copy);
+}
+
+#[test]
+fn torn_journal_tail_is_dropped_damage_elsewhere_is_an_error() {
+    let dir = tmp("journal-torn");
+    let s = SledStore::open(&dir).unwrap();
+    s.write(CLOCK, &[lease(1, LeaseState::Active)], &[])
+        .unwrap();
+    s.write(CLOCK, &[lease(2, LeaseState::Active)], &[])
+        .unwrap();
+    let copy = journal_only(&dir, "journal-torn-copy");
+    drop(s);
+    let (_, path) = journal::files(&copy.join("leases.journal"))
+        .unwrap()
+        .pop()
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // Cut the last write short: the first lease is restored, the second
+    // (whose Reply never left) is not, and opening succeeds.
+    std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    let r = open_retrying(&copy).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
+    drop(r);
+    // The same damage in a file that is not the newest is an error naming it.
+    let copy2 = journal_only(&dir, "journal-torn-copy2");
+    let jdir = copy2.join("leases.journal");
+    let (seq, path) = journal::files(&jdir).unwrap().pop().unwrap();
+    let mut garbled = bytes.clone();
+    let last = garbled.len() - 1;
+    garbled[last] ^= 0x55;
+    std::fs::write(&path, &garbled).unwrap();
+    std::fs::write(journal::file_path(&jdir, seq + 1), b"").unwrap();
+    match open_retrying(&copy2) {
+        Err(e @ StoreError::JournalDamaged { .. }) => {
+            assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        }
+        other => panic!("expected JournalDamaged, got {:?}", other.err()),
+    }
+    for d in [dir, copy, copy2] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+#[test]
+fn checkpoint_flushes_sled_and_removes_the_old_journal() {
+    let dir = tmp("journal-checkpoint");
+    let s = SledStore::open(&dir).unwrap();
+    let all: Vec<Lease> = (1..=50).map(|n| lease(n, LeaseState::Active)).collect();
+    s.write(CLOCK, &all, &[]).unwrap();
+    s.sync(true).unwrap();
+    let files = journal::files(&dir.join("leases.journal")).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::metadata(&files[0].1).unwrap().len(), 0);
+    drop(s);
+    let r = open_retrying(&dir).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap().len(), 50);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn big_journal_rotates_by_itself() {
+    let dir = tmp("journal-rotate");
+    let s = SledStore::open(&dir).unwrap();
+    let jdir = dir.join("leases.journal");
+    let first = journal::files(&jdir).unwrap()[0].0;
+    let batch: Vec<Lease> = (1..=1000).map(|n| lease(n, LeaseState::Active)).collect();
+    let mut written = 0u64;
+    while written < journal::ROTATE_BYTES + 100_000 {
+        s.write(CLOCK, &batch, &[]).unwrap();
+        written += 1000 * 60;
+    }
+    s.sync(false).unwrap();
+    let files = journal::files(&jdir).unwrap();
+    assert!(files.iter().all(|(seq, _)| *seq > first), "{files:?}");
+    drop(s);
+    let r = open_retrying(&dir).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap().len(), 1000);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
