@@ -145,6 +145,9 @@ fn join(sock: &UdpSocket, group: Ipv6Addr, ifindex: u32) -> io::Result<()> {
     }
 }
 
+/// Receive buffer asked for on DHCP sockets (4 MiB).
+const RECV_BUFFER: usize = 4 * 1024 * 1024;
+
 /// A UDP/IPv6 socket for DHCPv6 (client port 546 or server port 547).
 #[derive(Debug)]
 pub struct DhcpSocket {
@@ -160,6 +163,12 @@ impl DhcpSocket {
         sock.set_reuse_address(true)?;
         sock.set_nonblocking(true)?;
         setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true)?;
+        // A burst of Solicits from routers rebooting together must not
+        // overflow the default ~200-datagram queue; best effort (the kernel
+        // caps it at net.core.rmem_max).
+        if let Err(e) = sock.set_recv_buffer_size(RECV_BUFFER) {
+            tracing::debug!(error = %e, "cannot enlarge the receive buffer");
+        }
         let any = SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0);
         sock.bind(&SockAddr::from(any))?;
         Ok(DhcpSocket {
