@@ -38,6 +38,7 @@ interfaces = ["s0"]
 state-dir = "$1/state"
 duid = "00:03:00:01:02:00:00:00:00:01"
 $([ "${PREF255:-0}" = 1 ] && echo "preference = 255")
+$([ -n "${PD_COMMIT_US:-}" ] && echo "commit-interval-us = $PD_COMMIT_US")
 
 [[pool]]
 prefix = "$2"

@@ -65,6 +65,7 @@ struct RawServer {
     dns_servers: Vec<Ipv6Addr>,
     log_level: Option<String>,
     control_socket: Option<PathBuf>,
+    commit_interval_us: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +151,15 @@ pub struct Config {
     pub reservations: Vec<Reservation>,
     /// Per-link caps on bindings.
     pub limits: crate::engine::Limits,
+    /// Group commit: least time between two lease-journal fdatasyncs under
+    /// load, in microseconds (0: commit as soon as the last one is done).
+    pub commit_interval_us: u64,
 }
+
+/// Default of `server.commit-interval-us`.
+pub const DEFAULT_COMMIT_INTERVAL_US: u64 = 500;
+/// Largest `server.commit-interval-us` (10 ms: a Reply waits at most this).
+pub const MAX_COMMIT_INTERVAL_US: u64 = 10_000;
 
 /// One `[[pool]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,6 +273,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         ),
         None => None,
     };
+    let commit_interval_us = s.commit_interval_us.unwrap_or(DEFAULT_COMMIT_INTERVAL_US);
+    if commit_interval_us > MAX_COMMIT_INTERVAL_US {
+        return Err(err(
+            "server.commit-interval-us",
+            format!("{commit_interval_us} is more than {MAX_COMMIT_INTERVAL_US} (every Reply may wait this long for its write)"),
+        ));
+    }
     if let Some(filter) = &s.log_level {
         if filter.trim().is_empty() {
             return Err(err("server.log-level", "must not be empty"));
@@ -367,6 +383,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 .new_bindings_per_second
                 .unwrap_or(crate::engine::Limits::default().new_bindings_per_second),
         },
+        commit_interval_us,
     })
 }
 

@@ -238,19 +238,8 @@ impl LeaseStore for SledStore {
     }
 
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut buf = std::mem::take(&mut st.buf);
-        buf.clear();
-        self.apply(clock, put, delete, Some(&mut buf))?;
-        st.journal
-            .append(&buf)
-            .map_err(|source| StoreError::JournalIo {
-                op: "append",
-                path: st.journal.path(),
-                source,
-            })?;
-        st.buf = buf;
-        self.checkpoint(&mut st, false)
+        self.commit(clock, put, delete)?;
+        self.settle(clock, put, delete)
     }
 }
 
@@ -285,6 +274,48 @@ impl SledStore {
 }
 
 impl SledStore {
+    /// Make these records durable: their frames into the journal with one
+    /// write and one fdatasync. When it returns, a Reply granting them may
+    /// leave. [`settle`](Self::settle) must follow with the same records
+    /// before the next commit.
+    pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+        if !delete.is_empty() {
+            // Lower the mark before records go, so a crash in between
+            // never looks like damage.
+            let low = self
+                .count
+                .load(Ordering::SeqCst)
+                .saturating_sub(delete.len() as u64);
+            self.set_mark(low.min(self.marked.load(Ordering::SeqCst)))?;
+        }
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buf = std::mem::take(&mut st.buf);
+        buf.clear();
+        for l in put {
+            journal::frame_put(&mut buf, &key(&l.prefix), &encode(l, clock));
+        }
+        for p in delete {
+            journal::frame_delete(&mut buf, &key(p));
+        }
+        let r = st.journal.append(&buf);
+        st.buf = buf;
+        r.map_err(|source| StoreError::JournalIo {
+            op: "append",
+            path: st.journal.path(),
+            source,
+        })
+    }
+
+    /// Apply committed records to sled (unflushed: the journal holds them
+    /// until a checkpoint flushes sled) and start a checkpoint when due.
+    pub fn settle(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+        self.apply(clock, put, delete)?;
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        self.checkpoint(&mut st, false)
+    }
+}
+
+impl SledStore {
     /// Write without making it durable: only for measuring what durability
     /// costs (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
     pub fn write_unflushed(
@@ -293,7 +324,7 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
-        self.apply(clock, put, delete, None)
+        self.apply(clock, put, delete)
     }
 
     /// Finish the checkpoint in flight, if any, and report its result.
@@ -311,10 +342,19 @@ impl SledStore {
     }
 
     /// Collect a finished checkpoint (its error, if it failed) without
-    /// waiting; start the next one if due.
+    /// waiting. It never starts one: only [`settle`](Self::settle) does,
+    /// when every committed record is in sled. A writer holding the journal
+    /// right now means there is nothing to collect yet.
     pub fn poll(&self) -> Result<(), StoreError> {
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        self.checkpoint(&mut st, false)
+        let Ok(mut st) = self.journal.try_lock() else {
+            return Ok(());
+        };
+        if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = st.checkpoint.take() {
+                join(h)?;
+            }
+        }
+        Ok(())
     }
 
     /// Collect a finished checkpoint; start one when the journal is big
@@ -359,47 +399,27 @@ impl SledStore {
         Ok(())
     }
 
-    /// The records into sled (unflushed) and, when given, their frames into
-    /// `frames`.
-    fn apply(
-        &self,
-        clock: Clock,
-        put: &[Lease],
-        delete: &[Prefix],
-        mut frames: Option<&mut Vec<u8>>,
-    ) -> Result<(), StoreError> {
+    /// The records into sled (unflushed).
+    fn apply(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
         let io = |source| StoreError::Io {
             op: "write",
             source,
         };
-        if !delete.is_empty() {
-            // Lower the mark before records go, so a crash in between
-            // never looks like damage.
-            let low = self
-                .count
-                .load(Ordering::SeqCst)
-                .saturating_sub(delete.len() as u64);
-            self.set_mark(low.min(self.marked.load(Ordering::SeqCst)))?;
-        }
         // Plain inserts, not `apply_batch`: records are independent (one per
-        // prefix) and no Reply leaves before the flush, so the batch needs no
-        // atomicity; `insert` also tells whether the record is new.
+        // prefix) and the journal already made them durable; `insert` also
+        // tells whether the record is new.
         for l in put {
-            let k = key(&l.prefix);
-            let v = encode(l, clock);
-            if let Some(f) = frames.as_deref_mut() {
-                journal::frame_put(f, &k, &v);
-            }
-            if self.db.insert(&k[..], v).map_err(io)?.is_none() {
+            if self
+                .db
+                .insert(&key(&l.prefix)[..], encode(l, clock))
+                .map_err(io)?
+                .is_none()
+            {
                 self.count.fetch_add(1, Ordering::SeqCst);
             }
         }
         for p in delete {
-            let k = key(p);
-            if let Some(f) = frames.as_deref_mut() {
-                journal::frame_delete(f, &k);
-            }
-            if self.db.remove(&k[..]).map_err(io)?.is_some() {
+            if self.db.remove(&key(p)[..]).map_err(io)?.is_some() {
                 self.count.fetch_sub(1, Ordering::SeqCst);
             }
         }

@@ -5,9 +5,10 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::libc;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
     recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
     SockaddrIn6,
@@ -243,7 +244,27 @@ impl DhcpSocket {
             })
             .await
     }
+
+    /// Send from a thread outside the runtime (the server's lease writer):
+    /// like [`send`](Self::send), but waits for room in the send buffer with
+    /// poll(2), at most `SEND_WAIT_MS` per attempt.
+    pub fn send_now(&self, bytes: &[u8], to: SocketAddrV6, ifindex: u32) -> io::Result<usize> {
+        loop {
+            match send_raw(&self.sock, bytes, to, ifindex, None) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let mut fds = [PollFd::new(self.sock.as_fd(), PollFlags::POLLOUT)];
+                    if poll(&mut fds, PollTimeout::from(SEND_WAIT_MS))? == 0 {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
 }
+
+/// How long [`DhcpSocket::send_now`] waits for send-buffer room.
+const SEND_WAIT_MS: u16 = 100;
 
 /// A raw ICMPv6 socket for Router Solicitations and Advertisements.
 ///

@@ -190,3 +190,24 @@ fn interface_names() {
         assert!(!valid_ifname(bad), "{bad:?}");
     }
 }
+
+#[test]
+fn commit_interval_has_a_default_and_a_bound() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(
+        c.commit_interval_us,
+        crate::config::DEFAULT_COMMIT_INTERVAL_US
+    );
+    let c = parse(&GOOD.replace(
+        "rapid-commit = true",
+        "rapid-commit = true\ncommit-interval-us = 0",
+    ))
+    .unwrap();
+    assert_eq!(c.commit_interval_us, 0);
+    let e = fails(&GOOD.replace(
+        "rapid-commit = true",
+        "rapid-commit = true\ncommit-interval-us = 20000",
+    ));
+    assert_eq!(e.key, "server.commit-interval-us", "{e}");
+    assert!(e.reason.contains("more than 10000"), "{e}");
+}

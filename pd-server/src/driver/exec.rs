@@ -1,5 +1,5 @@
-//! Executing one loop turn's effects: persist + one flush, then send, then
-//! routes and hooks. A failed flush withholds every reply of the turn.
+//! Executing one loop turn's effects: Advertises at once; records, with the
+//! Replies, routes and hooks that wait for them, through the lease writer.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -7,65 +7,62 @@ use tokio::net::UnixStream;
 use pd_core::prefix::Prefix;
 use pd_core::wire;
 
-use super::Daemon;
+use super::{writer, Daemon};
 use crate::control::{Request, Response, MAX_REQUEST};
 use crate::engine::Effect;
 use crate::lease::Lease;
-use crate::store::LeaseStore;
 use crate::view::LeaseView;
 
 impl Daemon {
-    /// Run the effects of one turn in the order durability requires.
+    /// Run the effects of one turn in the order durability requires:
+    /// Advertises at once (they grant nothing; offers are not persisted);
+    /// records, with the Replies and the route and hook effects that must
+    /// follow them, to the lease writer. With nothing to write and nothing
+    /// in flight, Replies leave at once too.
     pub(super) async fn execute(&mut self, fx: Vec<Effect>) {
         if fx.is_empty() {
             return;
         }
         let mut puts: Vec<Lease> = Vec::new();
         let mut forgets: Vec<Prefix> = Vec::new();
-        let mut rest = Vec::with_capacity(fx.len());
+        let mut replies = Vec::new();
+        let mut after = Vec::new();
         for e in fx {
             match e {
                 Effect::Persist(l) => puts.push(l),
                 Effect::Forget(p) => forgets.push(p),
-                other => rest.push(other),
-            }
-        }
-        // Advertises grant nothing (offers are not persisted), so they need
-        // not wait for the turn's write; rule 4 holds for every Reply.
-        let (early, rest): (Vec<Effect>, Vec<Effect>) = rest.into_iter().partition(|e| {
-            matches!(e, Effect::Transmit(t) if t.envelope.msg.msg_type == wire::MsgType::Advertise)
-        });
-        for e in early {
-            if let Effect::Transmit(t) = e {
-                self.transmit(&t).await;
-            }
-        }
-        let mut durable = true;
-        if !puts.is_empty() || !forgets.is_empty() {
-            let clock = self.clock();
-            let r = if self.no_flush {
-                self.store.write_unflushed(clock, &puts, &forgets)
-            } else {
-                self.store.write(clock, &puts, &forgets)
-            };
-            if let Err(e) = r {
-                // Never a lease granted that is not on disk: this batch's
-                // replies are withheld. sled does not recover from an I/O
-                // error in-process, so the daemon stops (non-zero exit) and
-                // the service manager restarts it; sled recovers its log at
-                // the next start.
-                tracing::error!(error = %e, leases = puts.len(), "lease database write failed; withholding this batch's replies and stopping");
-                durable = false;
-                self.fatal = Some(format!("lease database write failed: {e}"));
-            }
-        }
-        for e in rest {
-            match e {
-                Effect::Transmit(t) => {
-                    if durable {
-                        self.transmit(&t).await;
-                    }
+                Effect::Transmit(t) if t.envelope.msg.msg_type == wire::MsgType::Advertise => {
+                    self.transmit(&t).await
                 }
+                Effect::Transmit(t) => replies.push(t),
+                Effect::RouteAdd(_) | Effect::RouteDel(_) if self.routes.is_none() => {}
+                Effect::Hook(_) if self.hooks.is_none() => {}
+                other => after.push(other),
+            }
+        }
+        if puts.is_empty() && forgets.is_empty() && self.writer.idle() {
+            for t in &replies {
+                self.transmit(t).await;
+            }
+            self.run_after(after).await;
+            return;
+        }
+        let job = writer::Job {
+            clock: self.clock(),
+            puts,
+            forgets,
+            replies,
+            after,
+        };
+        if !self.writer.submit(job) && self.fatal.is_none() {
+            self.fatal = Some("the lease writer stopped".into());
+        }
+    }
+
+    /// Route and hook effects, once their records are durable.
+    pub(super) async fn run_after(&mut self, fx: Vec<Effect>) {
+        for e in fx {
+            match e {
                 Effect::RouteAdd(r) => {
                     if let Some(w) = &self.routes {
                         w.add(r).await;
@@ -81,7 +78,7 @@ impl Daemon {
                         h.spawn(call);
                     }
                 }
-                Effect::Persist(_) | Effect::Forget(_) => {}
+                Effect::Persist(_) | Effect::Forget(_) | Effect::Transmit(_) => {}
             }
         }
     }

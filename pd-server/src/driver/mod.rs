@@ -4,6 +4,7 @@
 mod exec;
 mod routes;
 mod setup;
+mod writer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,20 +32,18 @@ pub struct Daemon {
     cfg_path: PathBuf,
     cfg: Config,
     engine: Server,
-    store: SledStore,
+    store: Arc<SledStore>,
     origin: Instant,
-    sock: DhcpSocket,
+    sock: Arc<DhcpSocket>,
+    /// Makes records durable, then sends the Replies waiting for them.
+    writer: writer::Writer,
     routes: Option<routes::RouteWorker>,
     hooks: Option<HookRunner>,
     /// Configured interfaces that are up and joined: ifindex → name.
     links: HashMap<u32, Arc<str>>,
     control: UnixListener,
-    /// Test-only: skip the flush (benchmarks of the durability cost).
-    no_flush: bool,
     /// Set when the daemon must stop with an error (the store failed).
     fatal: Option<String>,
-    /// When the record-count mark was last saved.
-    marked_at: Instant,
 }
 
 impl Daemon {
@@ -67,7 +66,7 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
     let origin = Instant::now();
     setup::state_dir(&cfg.state_dir)?;
     let duid = load_or_create_duid(&cfg.state_dir, cfg.duid.as_ref())?;
-    let store = SledStore::open(&cfg.state_dir)?;
+    let store = Arc::new(SledStore::open(&cfg.state_dir)?);
     let clock0 = Clock::at(
         Timestamp::ZERO,
         SystemTime::now()
@@ -85,7 +84,8 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
         leases,
     );
     tracing::info!(records = restored, active = engine.active_count(), duid = %duid, "leases restored");
-    let sock = DhcpSocket::bind(pd_core::wire::SERVER_PORT).context("cannot bind UDP port 547")?;
+    let sock =
+        Arc::new(DhcpSocket::bind(pd_core::wire::SERVER_PORT).context("cannot bind UDP port 547")?);
     let routes = if cfg.routes.install {
         Some(routes::RouteWorker::start(&engine, cfg.routes.metric).await?)
     } else {
@@ -97,6 +97,12 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
     if no_flush {
         tracing::warn!("PD_SERVER_UNSAFE_NO_FLUSH is set: leases are NOT flushed before replies (benchmarks only)");
     }
+    let mode = writer::Mode {
+        durable: !no_flush,
+        min_interval: Duration::from_micros(cfg.commit_interval_us),
+    };
+    let writer = writer::Writer::start(store.clone(), sock.clone(), mode)
+        .context("cannot start the lease writer thread")?;
     let mut d = Daemon {
         cfg_path,
         cfg,
@@ -104,16 +110,14 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
         store,
         origin,
         sock,
+        writer,
         routes,
         hooks,
         links: HashMap::new(),
         control,
-        no_flush,
         fatal: None,
-        marked_at: Instant::now(),
     };
     d.execute(fx).await;
-    d.save_mark();
     d.join_links();
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(interfaces = ?d.cfg.interfaces, "pd-server listening");
@@ -184,9 +188,9 @@ impl Daemon {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
                 }
+                Some(done) = self.writer.done.recv() => self.on_done(done).await,
                 _ = tick.tick() => {
                     self.join_links();
-                    self.save_mark();
                     if let Err(e) = self.store.poll() {
                         tracing::error!(error = %e, "lease database checkpoint failed; stopping");
                         self.fatal = Some(e.to_string());
@@ -205,14 +209,13 @@ impl Daemon {
             if self.fatal.is_some() {
                 break;
             }
-            // At most once a second: the mark is a lower bound, and its
-            // fsyncs must not double the cost of every flush.
-            if self.marked_at.elapsed() >= Duration::from_secs(1) {
-                self.save_mark();
-            }
+        }
+        // Every queued job is committed (and its Replies sent) before the
+        // store is checkpointed; the writer raises the mark as it stops.
+        for done in self.writer.finish() {
+            self.on_done(done).await;
         }
         if self.fatal.is_none() {
-            self.save_mark();
             if let Err(e) = self.store.sync(false) {
                 tracing::error!(error = %e, "lease database checkpoint failed");
                 self.fatal = Some(e.to_string());
@@ -252,12 +255,15 @@ impl Daemon {
         fx.extend(self.engine.handle_datagram(now, &rx, bytes));
     }
 
-    /// Raise the lease database's record-count mark (after flushes only:
-    /// every write of a turn is flushed before the next select).
-    fn save_mark(&mut self) {
-        self.marked_at = Instant::now();
-        if let Err(e) = self.store.save_mark() {
-            tracing::warn!(error = %e, "cannot update the lease database mark");
+    /// A report of the lease writer.
+    async fn on_done(&mut self, done: writer::Done) {
+        match done {
+            writer::Done::After(fx) => self.run_after(fx).await,
+            writer::Done::Failed(why) => {
+                if self.fatal.is_none() {
+                    self.fatal = Some(format!("lease database write failed: {why}"));
+                }
+            }
         }
     }
 
