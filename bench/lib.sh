@@ -39,6 +39,7 @@ state-dir = "$1/state"
 duid = "00:03:00:01:02:00:00:00:00:01"
 $([ "${PREF255:-0}" = 1 ] && echo "preference = 255")
 $([ -n "${PD_COMMIT_US:-}" ] && echo "commit-interval-us = $PD_COMMIT_US")
+$([ "${RAPID:-0}" = 1 ] && echo "rapid-commit = true")
 
 [[pool]]
 prefix = "$2"
@@ -69,6 +70,7 @@ write_kea_config() {
   "renew-timer": 1800, "rebind-timer": 2880,
   $([ "${PREF255:-0}" = 1 ] && echo '"option-data": [{"name": "preference", "data": "255", "always-send": true}],')
   "subnet6": [{"subnet": "2001:db8:ffff::/64", "interface": "s0",
+    $([ "${RAPID:-0}" = 1 ] && echo '"rapid-commit": true,')
     "pd-pools": [{"prefix": "$addr", "prefix-len": $plen, "delegated-len": $3}]}],
   "loggers": [{"name": "kea-dhcp6", "severity": "WARN",
                "output_options": [{"output": "$1/kea.log"}]}]

@@ -228,13 +228,15 @@ time_cmd() {
 # client_runs SERVER — dhclient (and pd-client when built) N times each.
 client_runs() {
     local srv=$1 d i t times_dh="" times_pc="" cd
-    d=$OUT/client-$srv${PREF255:+-pref255}
+    d=$OUT/client-$srv${PREF255:+-pref255}${RAPID:+-rapid}
     start_server "$srv" "$d"
     wait_ready
     for i in $(seq 1 "$CLIENT_RUNS"); do
         cd=$d/dh$i
         mkdir -p "$cd"
-        if time_cmd t ip netns exec "$NS_C" timeout 60 dhclient -6 -P -1 -v -lf "$cd/leases" \
+        if [ "${RAPID:-0}" = 1 ]; then
+            : # dhclient is measured without Rapid Commit only
+        elif time_cmd t ip netns exec "$NS_C" timeout 60 dhclient -6 -P -1 -v -lf "$cd/leases" \
             -pf "$cd/pid" -sf /bin/true c0 >"$cd/out" 2>&1 &&
             grep -q iaprefix "$cd/leases"; then
             times_dh="$times_dh $t"
@@ -245,10 +247,10 @@ client_runs() {
         # wait until it is gone: it holds UDP port 546 on c0.
         # (dhclient -1 can return before its background child writes the pid file.)
         for _ in $(seq 1 30); do
-            [ -s "$cd/pid" ] && break
+            [ "${RAPID:-0}" = 1 ] || [ -s "$cd/pid" ] && break
             sleep 0.1
         done
-        if [ -s "$cd/pid" ]; then
+        if [ "${RAPID:-0}" != 1 ] && [ -s "$cd/pid" ]; then
             local dpid
             dpid=$(cat "$cd/pid")
             kill "$dpid" 2>/dev/null || true
@@ -261,7 +263,7 @@ client_runs() {
             cd=$d/pc$i
             mkdir -p "$cd"
             if time_cmd t ip netns exec "$NS_C" timeout 60 "$BIN_DIR/pd-client" request \
-                --interface c0 --state-dir "$cd" --timeout 30 >"$cd/out" 2>"$cd/err" &&
+                --interface c0 --state-dir "$cd" --timeout 30 ${RAPID:+--rapid-commit} >"$cd/out" 2>"$cd/err" &&
                 grep -q "2001:db8:" "$cd/out"; then
                 times_pc="$times_pc $t"
             else
@@ -272,7 +274,8 @@ client_runs() {
     stop_server
     local tag=$srv
     [ "${PREF255:-0}" = 1 ] && tag="$srv (preference 255)"
-    say "client vs $tag: dhclient -6 -P -1 (s):$times_dh -> median $(echo "$times_dh" | tr ' ' '\n' | grep -v FAIL | grep . | sort -g | awk '{a[NR]=$1} END {print NR ? a[int((NR + 1) / 2)] : "NA"}')"
+    [ "${RAPID:-0}" = 1 ] && tag="$srv (rapid commit)"
+    [ "${RAPID:-0}" = 1 ] || say "client vs $tag: dhclient -6 -P -1 (s):$times_dh -> median $(echo "$times_dh" | tr ' ' '\n' | grep -v FAIL | grep . | sort -g | awk '{a[NR]=$1} END {print NR ? a[int((NR + 1) / 2)] : "NA"}')"
     if [ -x "$BIN_DIR/pd-client" ]; then
         say "client vs $tag: pd-client request (s):$times_pc -> median $(echo "$times_pc" | tr ' ' '\n' | grep -v FAIL | grep . | sort -g | awk '{a[NR]=$1} END {print NR ? a[int((NR + 1) / 2)] : "NA"}')"
     fi
@@ -291,4 +294,10 @@ section_client() {
     say "with Preference 255 in the servers' Advertise (clients may Request at once):"
     PREF255=1 client_runs pd
     PREF255=1 client_runs kea
+    # RFC 9915 §18.2.1: a Reply with Rapid Commit to a Solicit with Rapid
+    # Commit ends the exchange at once (both servers configured for it;
+    # pd-client request --rapid-commit).
+    say "with Rapid Commit (servers allow it; pd-client request --rapid-commit):"
+    RAPID=1 client_runs pd
+    RAPID=1 client_runs kea
 }
