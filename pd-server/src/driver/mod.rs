@@ -162,11 +162,24 @@ impl Daemon {
         let mut hup = signal(SignalKind::hangup())?;
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         let mut buf = vec![0u8; 65536];
+        // One timer for the engine's deadline, moved only when the deadline
+        // changes (not re-registered on every datagram).
+        let origin = tokio::time::Instant::from_std(self.origin);
+        let far = || tokio::time::Instant::now() + Duration::from_secs(86_400);
+        let timer = tokio::time::sleep_until(far());
+        tokio::pin!(timer);
+        let mut armed: Option<Timestamp> = None;
         loop {
-            let wake = self.engine.poll_timeout().map(|t| {
-                let ms = t.as_millis().saturating_sub(self.now().as_millis());
-                tokio::time::Instant::now() + Duration::from_millis(ms.min(86_400_000))
-            });
+            let wake = self.engine.poll_timeout();
+            if wake != armed {
+                armed = wake;
+                // At most a day ahead: a far deadline then fires early, and a
+                // spurious handle_timeout is a no-op.
+                let at = wake.map_or_else(far, |t| {
+                    far().min(origin + Duration::from_millis(t.as_millis().min(1 << 50)))
+                });
+                timer.as_mut().reset(at);
+            }
             let mut fx = Vec::new();
             tokio::select! {
                 r = self.sock.recv(&mut buf) => {
@@ -184,9 +197,11 @@ impl Daemon {
                         Err(e) => tracing::warn!(error = %e, "receive failed"),
                     }
                 }
-                _ = sleep_opt(wake) => {
+                _ = &mut timer, if armed.is_some() => {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
+                    // Re-arm even if the engine's deadline did not move.
+                    armed = None;
                 }
                 Some(done) = self.writer.done.recv() => self.on_done(done).await,
                 _ = tick.tick() => {
@@ -299,12 +314,5 @@ impl Daemon {
             "configuration reloaded"
         );
         fx
-    }
-}
-
-async fn sleep_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
