@@ -51,6 +51,11 @@ pub struct Choice {
 }
 
 impl Table {
+    /// Bytes per record in the table's `Vec` (before the indexes).
+    pub const RECORD_BYTES: usize = std::mem::size_of::<Rec>();
+    /// DUIDs up to this many octets are stored inside the record.
+    pub const INLINE_DUID: usize = records::INLINE_DUID;
+
     /// Empty table over these pools and reservations (config is validated).
     pub fn new(cfgs: Vec<PoolConfig>, reservations: Vec<Reservation>) -> Self {
         Table::with_capacity(cfgs, reservations, 0)
