@@ -12,9 +12,9 @@ use pd_core::duid::Duid;
 use pd_core::prefix::Prefix;
 use pd_core::time::Timestamp;
 use pd_core::wire::{self, Envelope, IaPd, IaPrefix, Message, MsgType};
+use pd_server::driver::restore;
 use pd_server::engine::{Effect, Rx, Settings};
 use pd_server::lease::Lease;
-use pd_server::driver::restore;
 use pd_server::store::{Clock, LeaseStore, SledStore};
 
 /// Restore the store named by the config, report times and memory, then
@@ -32,6 +32,16 @@ pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()>
     let store = SledStore::open(&cfg.state_dir)?;
     let t_open = origin.elapsed().as_secs_f64();
     let rss_open = crate::rss_kb().1;
+    if std::env::var_os("PD_BENCH_LOAD_ONLY").is_some() {
+        let mut n = 0u64;
+        store.load_each(clock0, |_| n += 1)?;
+        let (hwm, rss) = crate::rss_kb();
+        println!(
+            "load only: {n} in {:.3} s vmhwm_kb={hwm} vmrss_kb={rss}",
+            origin.elapsed().as_secs_f64() - t_open
+        );
+        return Ok(());
+    }
     let server_duid = Duid::ll(1, &[2, 0, 0, 0, 0, 0xaa]);
     let settings = Settings::from_config(&cfg, server_duid.clone());
     // What the daemon does: sled iteration on a second thread feeding the

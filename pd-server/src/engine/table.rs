@@ -38,7 +38,28 @@ pub struct Table {
     by_prefix: PrefixIndex,
     active: ClientIndex,
     last: ClientIndex,
-    expiry: BTreeSet<(Timestamp, Id)>,
+    /// `(valid_until, id)` of the active records, as [`ExpKey`]s.
+    expiry: BTreeSet<ExpKey>,
+}
+
+/// An expiry index key: the deadline (milliseconds) and the record id, big
+/// endian, so byte order is `(deadline, id)` order. 12 bytes with alignment
+/// 1 rather than a 16-byte tuple: the B-tree holds one per active lease.
+type ExpKey = [u8; 12];
+
+fn exp_key(t: Timestamp, id: Id) -> ExpKey {
+    let mut k = [0u8; 12];
+    let (a, b) = k.split_at_mut(8);
+    a.copy_from_slice(&t.as_millis().to_be_bytes());
+    b.copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn exp_split(k: &ExpKey) -> (Timestamp, Id) {
+    let (a, b) = k.split_at(8);
+    let t = <[u8; 8]>::try_from(a).map_or(0, u64::from_be_bytes);
+    let id = <[u8; 4]>::try_from(b).map_or(0, u32::from_be_bytes);
+    (Timestamp::from_millis(t), id)
 }
 
 /// A prefix chosen for a client, not yet committed.
@@ -119,8 +140,9 @@ impl Table {
         self.recs.lease(self.by_prefix.get(&self.recs, p)?)
     }
 
-    fn rec(&self, p: &Prefix) -> Option<&Rec> {
-        self.recs.get(self.by_prefix.get(&self.recs, p)?)
+    fn rec(&self, p: &Prefix) -> Option<(Id, &Rec)> {
+        let id = self.by_prefix.get(&self.recs, p)?;
+        Some((id, self.recs.get(id)?))
     }
 
     /// The client's active prefix.
@@ -136,7 +158,7 @@ impl Table {
 
     /// Earliest valid-lifetime end among active bindings.
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.expiry.first().map(|(t, _)| *t)
+        self.expiry.first().map(|k| exp_split(k).0)
     }
 
     /// Active prefixes whose valid lifetime ended at or before `now`, in
@@ -144,16 +166,17 @@ impl Table {
     pub fn due(&self, now: Timestamp) -> Vec<Prefix> {
         self.expiry
             .iter()
+            .map(exp_split)
             .take_while(|(t, _)| *t <= now)
-            .filter_map(|(_, id)| self.recs.get(*id).map(|r| r.prefix))
+            .filter_map(|(_, id)| self.recs.get(id).map(|r| r.prefix))
             .collect()
     }
 
     /// The link id noted for `p`'s active binding ([`Table::set_link`]).
     pub fn link_of(&self, p: &Prefix) -> Option<u32> {
         self.rec(p)
-            .filter(|r| r.is_active() && r.link != NO_LINK)
-            .map(|r| r.link)
+            .filter(|(_, r)| r.is_active() && r.link != NO_LINK)
+            .map(|(_, r)| r.link)
     }
 
     /// Note the link of `p`'s active binding (the engine's per-link count).
@@ -181,7 +204,7 @@ impl Table {
         of(&k.duid, Some(k.iaid)).or_else(|| {
             // An any-IAID reservation serves one IA_PD of the client at a time.
             of(&k.duid, None).filter(|p| match self.rec(p) {
-                Some(r) if r.is_active() => r.is_client(k),
+                Some((id, r)) if r.is_active() => self.recs.is_client(id, k),
                 _ => true,
             })
         })
@@ -196,9 +219,9 @@ impl Table {
             .find(|&i| self.pools.get(i).and_then(|pool| pool.slot_of(p)).is_some())?;
         let pool = self.pools.get(pi)?;
         let slot = pool.slot_of(p)?;
-        if let Some(r) = self.rec(p) {
+        if let Some((id, r)) = self.rec(p) {
             if r.is_active() {
-                return r.is_client(k).then_some(pi);
+                return self.recs.is_client(id, k).then_some(pi);
             }
         }
         if pool.is_reserved(slot) && self.reservation(k) != Some(*p) {
@@ -269,8 +292,8 @@ impl Table {
         }
         if let Some(id) = existing {
             if let Some(r) = self.recs.get(id) {
-                self.expiry.remove(&(r.valid_until, id));
-                if !r.is_client(k) {
+                self.expiry.remove(&exp_key(r.valid_until, id));
+                if !self.recs.is_client(id, k) {
                     // The prefix changes hands: the former client forgets it
                     // (and the indexes forget the record under its key).
                     self.last.remove_id(&self.recs, id);
@@ -305,7 +328,7 @@ impl Table {
             }
         };
         if let Some(id) = id {
-            self.expiry.insert((valid_until, id));
+            self.expiry.insert(exp_key(valid_until, id));
             self.active.set(&self.recs, id);
         }
         (lease, !extension)
@@ -319,7 +342,7 @@ impl Table {
         if !r.is_active() || state == LeaseState::Active {
             return None;
         }
-        self.expiry.remove(&(r.valid_until, id));
+        self.expiry.remove(&exp_key(r.valid_until, id));
         self.active.remove_id(&self.recs, id);
         if let Some(r) = self.recs.get_mut(id) {
             r.set_state(state);
@@ -378,7 +401,7 @@ impl Table {
         self.by_prefix.insert(&self.recs, id);
         if active {
             self.active.set(&self.recs, id);
-            self.expiry.insert((lease.valid_until, id));
+            self.expiry.insert(exp_key(lease.valid_until, id));
         } else {
             self.last.set(&self.recs, id);
         }

@@ -78,7 +78,7 @@ fn client_hash(s: &RandomState, duid: &[u8], iaid: u32) -> u64 {
 
 fn rec_hash(s: &RandomState, recs: &Records, id: Id) -> u64 {
     match recs.get(id) {
-        Some(r) => client_hash(s, r.duid_bytes(), r.iaid()),
+        Some(r) => client_hash(s, recs.duid_bytes(id), r.iaid()),
         None => 0,
     }
 }
@@ -108,19 +108,17 @@ impl ClientIndex {
     /// The record of client `k`.
     pub fn get(&self, recs: &Records, k: &ClientKey) -> Option<Id> {
         let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
-        self.map
-            .find(h, |&id| recs.get(id).is_some_and(|r| r.is_client(k)))
-            .copied()
+        self.map.find(h, |&id| recs.is_client(id, k)).copied()
     }
 
     /// Map record `id`'s client to `id`, replacing what it mapped to.
     pub fn set(&mut self, recs: &Records, id: Id) {
-        let Some(r) = recs.get(id) else {
+        if recs.get(id).is_none() {
             return;
-        };
+        }
         let hasher = &self.hasher;
-        let h = client_hash(hasher, r.duid_bytes(), r.iaid());
-        let same = |&i: &Id| recs.get(i).is_some_and(|o| o.same_client(r));
+        let h = rec_hash(hasher, recs, id);
+        let same = |&i: &Id| recs.same_client(i, id);
         match self.map.find_mut(h, same) {
             Some(slot) => *slot = id,
             None => {
@@ -133,10 +131,7 @@ impl ClientIndex {
     /// Forget client `k`; returns the record it mapped to.
     pub fn remove(&mut self, recs: &Records, k: &ClientKey) -> Option<Id> {
         let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
-        let e = self
-            .map
-            .find_entry(h, |&id| recs.get(id).is_some_and(|r| r.is_client(k)))
-            .ok()?;
+        let e = self.map.find_entry(h, |&id| recs.is_client(id, k)).ok()?;
         Some(e.remove().0)
     }
 

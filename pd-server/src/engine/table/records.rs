@@ -20,45 +20,53 @@ pub type Id = u32;
 pub const NO_LINK: u32 = u32::MAX;
 
 /// DUIDs up to this many octets live inside the record (DUID-LL of a MAC
-/// is 10, DUID-LLT 14, DUID-UUID 18); longer ones get a heap block.
-pub const INLINE_DUID: usize = 22;
+/// is 10, DUID-LLT 14, DUID-UUID 18); longer ones (and any the wire parser
+/// would not accept back) go to a side map, so rebuilding never fails.
+pub const INLINE_DUID: usize = 18;
 
-/// A DUID stored once per record.
-#[derive(Clone, Debug)]
-enum DuidBuf {
-    /// The wire bytes, `len` of them.
-    Inline { len: u8, bytes: [u8; INLINE_DUID] },
-    /// Long DUIDs (and any the wire parser would not accept back, so that
-    /// rebuilding the [`Duid`] never fails).
-    Heap(Box<Duid>),
+/// `DuidBuf::len` of a DUID kept in the side map.
+const LONG: u8 = u8::MAX;
+/// `Rec::iface` of a name kept in the side map (65,535 names interned).
+const IFACE_LONG: u16 = u16::MAX;
+
+/// A DUID stored once per record: `len` octets inline, or `LONG`.
+#[derive(Clone, Copy, Debug)]
+struct DuidBuf {
+    len: u8,
+    bytes: [u8; INLINE_DUID],
 }
 
 impl DuidBuf {
-    fn new(d: &Duid) -> Self {
+    /// Inline when it fits and round-trips; `None` for the side map.
+    fn new(d: &Duid) -> Option<Self> {
         let b = d.as_bytes();
         let mut bytes = [0u8; INLINE_DUID];
-        match (bytes.get_mut(..b.len()), u8::try_from(b.len())) {
-            (Some(dst), Ok(len)) if Duid::from_bytes(b).is_ok() => {
-                dst.copy_from_slice(b);
-                DuidBuf::Inline { len, bytes }
-            }
-            _ => DuidBuf::Heap(Box::new(d.clone())),
-        }
+        let len = u8::try_from(b.len()).ok().filter(|l| *l != LONG)?;
+        let dst = bytes.get_mut(..b.len())?;
+        Duid::from_bytes(b).ok()?;
+        dst.copy_from_slice(b);
+        Some(DuidBuf { len, bytes })
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            DuidBuf::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
-            DuidBuf::Heap(d) => d.as_bytes(),
-        }
-    }
+    const LONG: DuidBuf = DuidBuf {
+        len: LONG,
+        bytes: [0; INLINE_DUID],
+    };
 
-    fn to_duid(&self) -> Option<Duid> {
-        match self {
-            DuidBuf::Inline { .. } => Duid::from_bytes(self.as_bytes()).ok(),
-            DuidBuf::Heap(d) => Some((**d).clone()),
+    fn inline(&self) -> Option<&[u8]> {
+        if self.len == LONG {
+            return None;
         }
+        self.bytes.get(..usize::from(self.len))
     }
+}
+
+/// What does not fit a record: a long DUID, an interface name past the
+/// interned ones.
+#[derive(Clone, Debug, Default)]
+struct Extra {
+    duid: Option<Duid>,
+    iface: Option<Arc<str>>,
 }
 
 /// A record's state; `Vacant` marks a free id.
@@ -81,20 +89,20 @@ impl From<LeaseState> for State {
     }
 }
 
-/// One prefix and its binding (88 bytes; a long DUID adds its heap block).
+/// One prefix and its binding (80 bytes).
 #[derive(Clone, Debug)]
 pub struct Rec {
     /// End of the preferred lifetime.
     pub preferred_until: Timestamp,
     /// End of the valid lifetime.
     pub valid_until: Timestamp,
-    duid: DuidBuf,
     /// The delegated prefix.
     pub prefix: Prefix,
+    duid: DuidBuf,
     next_hop: [u8; 16],
     state: State,
+    iface: u16,
     iaid: u32,
-    iface: u32,
     /// The engine's link id of an active binding ([`NO_LINK`] if none).
     pub link: u32,
 }
@@ -115,24 +123,9 @@ impl Rec {
         self.state == State::Active
     }
 
-    /// The client's DUID octets.
-    pub fn duid_bytes(&self) -> &[u8] {
-        self.duid.as_bytes()
-    }
-
     /// The IAID.
     pub fn iaid(&self) -> u32 {
         self.iaid
-    }
-
-    /// Is this record's client `k`?
-    pub fn is_client(&self, k: &ClientKey) -> bool {
-        self.iaid == k.iaid && self.duid.as_bytes() == k.duid.as_bytes()
-    }
-
-    /// Do the two records have the same client?
-    pub fn same_client(&self, other: &Rec) -> bool {
-        self.iaid == other.iaid && self.duid.as_bytes() == other.duid.as_bytes()
     }
 
     /// Set the state of a live record.
@@ -147,28 +140,34 @@ impl Rec {
 #[derive(Debug, Default)]
 struct Names {
     names: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, u32>,
+    index: HashMap<Arc<str>, u16>,
 }
 
 impl Names {
-    fn intern(&mut self, name: &Arc<str>) -> u32 {
+    /// The name's index; `IFACE_LONG` once 65,535 names are interned.
+    fn intern(&mut self, name: &Arc<str>) -> u16 {
         // Almost every record is on the interface of the previous one.
         if let Some(last) = self.names.len().checked_sub(1) {
             if self.names.get(last).is_some_and(|n| **n == **name) {
-                return u32::try_from(last).unwrap_or(0);
+                return u16::try_from(last).unwrap_or(IFACE_LONG);
             }
         }
         if let Some(i) = self.index.get(name) {
             return *i;
         }
-        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let Ok(i) = u16::try_from(self.names.len()) else {
+            return IFACE_LONG;
+        };
+        if i == IFACE_LONG {
+            return IFACE_LONG;
+        }
         self.names.push(name.clone());
         self.index.insert(name.clone(), i);
         i
     }
 
-    fn get(&self, i: u32) -> Option<&Arc<str>> {
-        self.names.get(usize::try_from(i).ok()?)
+    fn get(&self, i: u16) -> Option<&Arc<str>> {
+        self.names.get(usize::from(i))
     }
 }
 
@@ -178,6 +177,8 @@ pub struct Records {
     recs: Vec<Rec>,
     free: Vec<Id>,
     names: Names,
+    /// Long DUIDs and overflow interface names, by record id (rare).
+    extra: HashMap<Id, Extra>,
 }
 
 impl Records {
@@ -203,47 +204,102 @@ impl Records {
             .filter(|r| r.state != State::Vacant)
     }
 
+    /// The client DUID octets of record `id` (empty for a free id).
+    pub fn duid_bytes(&self, id: Id) -> &[u8] {
+        let Some(r) = self.get(id) else {
+            return &[];
+        };
+        match r.duid.inline() {
+            Some(b) => b,
+            None => self
+                .extra
+                .get(&id)
+                .and_then(|e| e.duid.as_ref())
+                .map_or(&[], |d| d.as_bytes()),
+        }
+    }
+
+    /// Is record `id`'s client `k`?
+    pub fn is_client(&self, id: Id, k: &ClientKey) -> bool {
+        self.get(id).is_some_and(|r| r.iaid == k.iaid) && self.duid_bytes(id) == k.duid.as_bytes()
+    }
+
+    /// Do records `a` and `b` have the same client?
+    pub fn same_client(&self, a: Id, b: Id) -> bool {
+        match (self.get(a), self.get(b)) {
+            (Some(x), Some(y)) => x.iaid == y.iaid && self.duid_bytes(a) == self.duid_bytes(b),
+            _ => false,
+        }
+    }
+
+    /// Fill `r`'s DUID and interface from `lease`, using the side map for
+    /// what does not fit.
+    fn fill(&mut self, id: Id, lease: &Lease, client: bool) {
+        let iface = self.names.intern(&lease.iface);
+        let duid = client.then(|| DuidBuf::new(&lease.client.duid));
+        let Some(r) = self.get_mut(id) else {
+            return;
+        };
+        r.iface = iface;
+        if let Some(d) = duid {
+            r.duid = d.unwrap_or(DuidBuf::LONG);
+            r.iaid = lease.client.iaid;
+        }
+        let long_duid = r.duid.inline().is_none();
+        let mut e = self.extra.remove(&id).unwrap_or_default();
+        if client {
+            e.duid = long_duid.then(|| lease.client.duid.clone());
+        }
+        e.iface = (iface == IFACE_LONG).then(|| lease.iface.clone());
+        if e.duid.is_some() || e.iface.is_some() {
+            self.extra.insert(id, e);
+        }
+    }
+
     /// Store a record for `lease` (in a free id if any); `None` when 2^32
     /// ids are in use.
     pub fn insert(&mut self, lease: &Lease) -> Option<Id> {
         let rec = Rec {
             preferred_until: lease.preferred_until,
             valid_until: lease.valid_until,
-            duid: DuidBuf::new(&lease.client.duid),
             prefix: lease.prefix,
+            duid: DuidBuf::LONG,
             next_hop: lease.next_hop.octets(),
             state: lease.state.into(),
+            iface: 0,
             iaid: lease.client.iaid,
-            iface: self.names.intern(&lease.iface),
             link: NO_LINK,
         };
-        if let Some(id) = self.free.pop() {
-            if let Some(slot) = self.recs.get_mut(usize::try_from(id).ok()?) {
+        let id = match self.free.pop() {
+            Some(id) => {
+                let slot = self.recs.get_mut(usize::try_from(id).ok()?)?;
                 *slot = rec;
-                return Some(id);
+                id
             }
-        }
-        let id = Id::try_from(self.recs.len()).ok().filter(|i| *i != Id::MAX)?;
-        self.recs.push(rec);
+            None => {
+                let id = Id::try_from(self.recs.len())
+                    .ok()
+                    .filter(|i| *i != Id::MAX)?;
+                self.recs.push(rec);
+                id
+            }
+        };
+        self.fill(id, lease, true);
         Some(id)
     }
 
     /// Rebind record `id` to `lease` (same prefix, maybe another client):
     /// the DUID is copied only when the client changes. Keeps `link`.
     pub fn update(&mut self, id: Id, lease: &Lease) {
-        let iface = self.names.intern(&lease.iface);
+        let client = !self.is_client(id, &lease.client);
         let Some(r) = self.get_mut(id) else {
             return;
         };
-        if !r.is_client(&lease.client) {
-            r.duid = DuidBuf::new(&lease.client.duid);
-            r.iaid = lease.client.iaid;
-        }
         r.preferred_until = lease.preferred_until;
         r.valid_until = lease.valid_until;
         r.next_hop = lease.next_hop.octets();
         r.state = lease.state.into();
-        r.iface = iface;
+        self.fill(id, lease, client);
     }
 
     /// Free record `id` (its id is reused by the next insert).
@@ -252,10 +308,7 @@ impl Records {
             return false;
         };
         r.state = State::Vacant;
-        r.duid = DuidBuf::Inline {
-            len: 0,
-            bytes: [0; INLINE_DUID],
-        };
+        self.extra.remove(&id);
         self.free.push(id);
         true
     }
@@ -263,17 +316,23 @@ impl Records {
     /// The lease of record `id`, built on demand.
     pub fn lease(&self, id: Id) -> Option<Lease> {
         let r = self.get(id)?;
+        let extra = self.extra.get(&id);
+        let duid = match r.duid.inline() {
+            Some(b) => Duid::from_bytes(b).ok()?,
+            None => extra?.duid.clone()?,
+        };
+        let iface = match r.iface {
+            IFACE_LONG => extra?.iface.clone()?,
+            i => self.names.get(i)?.clone(),
+        };
         Some(Lease {
             prefix: r.prefix,
-            client: ClientKey {
-                duid: r.duid.to_duid()?,
-                iaid: r.iaid,
-            },
+            client: ClientKey { duid, iaid: r.iaid },
             state: r.state()?,
             preferred_until: r.preferred_until,
             valid_until: r.valid_until,
             next_hop: Ipv6Addr::from(r.next_hop),
-            iface: self.names.get(r.iface)?.clone(),
+            iface,
         })
     }
 
@@ -294,5 +353,10 @@ impl Records {
     /// Are there none?
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Records whose DUID or interface name is in the side map.
+    pub fn extra_len(&self) -> usize {
+        self.extra.len()
     }
 }
