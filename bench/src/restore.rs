@@ -1,6 +1,10 @@
 //! In-process restore and allocation timing: what `pd-server run` does at
 //! start (load the sled store, build the engine), then Solicit + Request for
 //! new clients through the engine, optionally with the durable write.
+//!
+//! Diagnostics: `PD_BENCH_LOAD_ONLY=1` only iterates the store (sled's own
+//! memory and time, nothing kept); `PD_BENCH_DROP=1` drops the engine after
+//! the restore and reports RSS again (what the engine itself held).
 
 use std::net::SocketAddrV6;
 use std::path::Path;
@@ -77,6 +81,11 @@ pub fn run(config: &Path, allocations: u32, persist: bool) -> anyhow::Result<()>
         pd_server::engine::Table::RECORD_BYTES,
         pd_server::engine::Table::INLINE_DUID,
     );
+    if std::env::var_os("PD_BENCH_DROP").is_some() {
+        drop(engine);
+        println!("after dropping the engine: vmrss_kb={}", crate::rss_kb().1);
+        return Ok(());
+    }
     let now = || Timestamp::from_millis(u64::try_from(origin.elapsed().as_millis()).unwrap_or(0));
     // Client DUIDs new to this store on every run (a known client would get
     // its existing binding back, which is not an allocation).

@@ -356,6 +356,7 @@ impl Records {
     }
 
     /// Records whose DUID or interface name is in the side map.
+    #[cfg(test)]
     pub fn extra_len(&self) -> usize {
         self.extra.len()
     }
