@@ -171,7 +171,7 @@ fn normalise(mut env: Envelope) -> Envelope {
 
 /// Table-wide invariants (see the module doc).
 fn check_table(s: &Server, world: &World, cfg: &Config, now: Timestamp, after_timeout: bool) {
-    let active: Vec<&Lease> = s
+    let active: Vec<Lease> = s
         .leases()
         .filter(|l| l.state == LeaseState::Active)
         .collect();
@@ -211,7 +211,7 @@ fn check_table(s: &Server, world: &World, cfg: &Config, now: Timestamp, after_ti
         "poll_timeout is not the earliest end"
     );
 
-    let table: HashMap<Prefix, Lease> = s.leases().map(|l| (l.prefix, l.clone())).collect();
+    let table: HashMap<Prefix, Lease> = s.leases().map(|l| (l.prefix, l)).collect();
     assert_eq!(
         world.store, table,
         "persisted records differ from the table"
@@ -276,6 +276,7 @@ fn check_answer(s: &Server, rx: &Rx, payload: &[u8], fx: &[Effect], drops_before
             };
             for p in ia.prefixes.iter().filter(|p| p.valid > 0) {
                 let lease = s.lease(&p.prefix);
+                let lease = lease.as_ref();
                 match m.msg_type {
                     MsgType::Reply => assert!(
                         lease.is_some_and(|l| l.state == LeaseState::Active && l.client == key),

@@ -9,9 +9,12 @@
 //! given slot is O(log n). A pool of a /32 split into /64s (2^32 slots)
 //! costs memory only for the slots in use.
 
-use std::collections::{BTreeSet, HashSet};
+mod slots;
+
+use std::collections::BTreeSet;
 
 use pd_core::prefix::Prefix;
+pub use slots::SlotSet;
 
 /// Largest number of slot bits a pool may have (a /8 split into /64s, say).
 pub const MAX_SLOT_BITS: u8 = 56;
@@ -23,10 +26,10 @@ pub struct Pool {
     delegated_len: u8,
     capacity: u64,
     cursor: u64,
-    taken: HashSet<u64>,
+    taken: SlotSet,
     freed: BTreeSet<u64>,
-    reserved: HashSet<u64>,
-    remembered: HashSet<u64>,
+    reserved: SlotSet,
+    remembered: SlotSet,
 }
 
 impl Pool {
@@ -46,10 +49,10 @@ impl Pool {
             delegated_len,
             capacity,
             cursor: 0,
-            taken: HashSet::new(),
+            taken: SlotSet::default(),
             freed: BTreeSet::new(),
-            reserved: HashSet::new(),
-            remembered: HashSet::new(),
+            reserved: SlotSet::default(),
+            remembered: SlotSet::default(),
         })
     }
 
@@ -70,7 +73,7 @@ impl Pool {
 
     /// How many are taken now.
     pub fn in_use(&self) -> u64 {
-        self.taken.len() as u64
+        self.taken.len()
     }
 
     /// The slot of `p`, if `p` is one of this pool's delegated prefixes.
@@ -92,7 +95,7 @@ impl Pool {
 
     /// Is `slot` free and not reserved?
     pub fn is_free(&self, slot: u64) -> bool {
-        slot < self.capacity && !self.taken.contains(&slot) && !self.reserved.contains(&slot)
+        slot < self.capacity && !self.taken.contains(slot) && !self.reserved.contains(slot)
     }
 
     /// Mark a slot reserved: never handed out by [`Pool::allocate`]; only
@@ -106,7 +109,7 @@ impl Pool {
 
     /// Is this slot reserved?
     pub fn is_reserved(&self, slot: u64) -> bool {
-        self.reserved.contains(&slot)
+        self.reserved.contains(slot)
     }
 
     /// Take a specific slot (hint, reservation, restore). False if taken.
@@ -117,7 +120,7 @@ impl Pool {
         if slot < self.cursor {
             self.freed.remove(&slot);
         }
-        self.remembered.remove(&slot);
+        self.remembered.remove(slot);
         if slot == self.cursor {
             // What `settle` would do for this slot, done now: a restore (in
             // slot order) leaves the cursor past its leases instead of one
@@ -131,7 +134,7 @@ impl Pool {
     /// Note a free slot that had an owner before a restart: it is handed
     /// out only after the fresh slots, like one freed at run time.
     pub fn remember(&mut self, slot: u64) {
-        if slot >= self.cursor && slot < self.capacity && !self.taken.contains(&slot) {
+        if slot >= self.cursor && slot < self.capacity && !self.taken.contains(slot) {
             self.remembered.insert(slot);
         }
     }
@@ -141,11 +144,11 @@ impl Pool {
     fn settle(&mut self) {
         while self.cursor < self.capacity {
             let s = self.cursor;
-            if self.remembered.remove(&s) {
-                if !self.taken.contains(&s) && !self.reserved.contains(&s) {
+            if self.remembered.remove(s) {
+                if !self.taken.contains(s) && !self.reserved.contains(s) {
                     self.freed.insert(s);
                 }
-            } else if !self.taken.contains(&s) && !self.reserved.contains(&s) {
+            } else if !self.taken.contains(s) && !self.reserved.contains(s) {
                 return;
             }
             self.cursor += 1;
@@ -171,7 +174,7 @@ impl Pool {
 
     /// Free a slot. Freeing a free slot is a no-op.
     pub fn free(&mut self, slot: u64) {
-        if !self.taken.remove(&slot) || self.reserved.contains(&slot) {
+        if !self.taken.remove(slot) || self.reserved.contains(slot) {
             return;
         }
         if slot < self.cursor {
@@ -189,6 +192,7 @@ impl Pool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashSet;
 
     fn pool(s: &str, len: u8) -> Pool {
         Pool::new(s.parse().unwrap(), len).unwrap()

@@ -130,7 +130,7 @@ impl Daemon {
                 let mut leases: Vec<LeaseView> = self
                     .engine
                     .leases()
-                    .map(|l| LeaseView::of(l, clock))
+                    .map(|l| LeaseView::of(&l, clock))
                     .collect();
                 leases.sort_by(|a, b| a.prefix.cmp(&b.prefix));
                 Response::Leases { leases }
@@ -138,7 +138,7 @@ impl Daemon {
             Request::Show { prefix } => match parse(&prefix) {
                 Ok(p) => match self.engine.lease(&p) {
                     Some(l) => Response::Leases {
-                        leases: vec![LeaseView::of(l, clock)],
+                        leases: vec![LeaseView::of(&l, clock)],
                     },
                     None => Response::Error {
                         message: format!("no lease for {p}"),

@@ -2,6 +2,7 @@
 //! around the pure [`crate::engine::Server`]. Decides nothing itself.
 
 mod exec;
+pub mod restore;
 mod routes;
 mod setup;
 mod writer;
@@ -20,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::Config;
 use crate::engine::{Effect, Rx, Server, Settings};
-use crate::store::{Clock, LeaseStore, SledStore};
+use crate::store::{Clock, SledStore};
 
 pub use setup::load_or_create_duid;
 
@@ -73,16 +74,22 @@ pub async fn run(cfg_path: PathBuf, cfg: Config) -> anyhow::Result<()> {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default(),
     );
-    let leases = store.load(clock0).context("cannot restore leases")?;
-    let restored = leases.len();
     let settings = Settings::from_config(&cfg, duid.clone());
-    let (engine, fx) = Server::new(
+    // The store is read on a second thread while the engine is built.
+    let restore::Restored {
+        server: engine,
+        effects: fx,
+        records: restored,
+        ..
+    } = restore::restore(
+        &store,
+        clock0,
         settings,
         cfg.pools.clone(),
         cfg.reservations.clone(),
         Timestamp::ZERO,
-        leases,
-    );
+    )
+    .context("cannot restore leases")?;
     tracing::info!(records = restored, active = engine.active_count(), duid = %duid, "leases restored");
     let sock =
         Arc::new(DhcpSocket::bind(pd_core::wire::SERVER_PORT).context("cannot bind UDP port 547")?);

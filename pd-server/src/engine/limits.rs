@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use pd_core::time::Timestamp;
 
+use super::links::{LinkCounts, LinkId};
+
 /// Most links tracked for rate limiting at once (relay addresses could be
 /// forged; the map must not grow without bound).
 pub const MAX_BUCKETS: usize = 4096;
@@ -53,7 +55,7 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub struct Limiter {
     limits: Limits,
-    bindings: HashMap<LinkKey, u64>,
+    bindings: LinkCounts,
     buckets: HashMap<LinkKey, Bucket>,
     refused: u64,
 }
@@ -70,7 +72,7 @@ impl Limiter {
     /// May `link` get one more binding now? With `take`, a token is spent.
     pub fn admit(&mut self, link: &LinkKey, now: Timestamp, take: bool) -> bool {
         let max = self.limits.max_bindings_per_link;
-        if max != 0 && self.bindings.get(link).copied().unwrap_or(0) >= max {
+        if max != 0 && self.bindings.count(link) >= max {
             self.refused += 1;
             return false;
         }
@@ -117,24 +119,30 @@ impl Limiter {
         true
     }
 
-    /// A binding was made on `link`.
-    pub fn bound(&mut self, link: &LinkKey) {
-        *self.bindings.entry(link.clone()).or_insert(0) += 1;
+    /// A binding was made on `link`; returns the id the binding keeps for
+    /// [`Limiter::unbound`].
+    pub fn bound(&mut self, link: &LinkKey) -> LinkId {
+        self.bindings.bound(link)
     }
 
-    /// A binding on `link` ended.
-    pub fn unbound(&mut self, link: &LinkKey) {
-        if let Some(n) = self.bindings.get_mut(link) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.bindings.remove(link);
-            }
-        }
+    /// A binding on link `id` ended.
+    pub fn unbound(&mut self, id: LinkId) {
+        self.bindings.unbound(id);
+    }
+
+    /// The link of id `id` (while it has bindings).
+    pub fn link(&self, id: LinkId) -> Option<&LinkKey> {
+        self.bindings.key(id)
     }
 
     /// Active bindings on `link`.
     pub fn bindings(&self, link: &LinkKey) -> u64 {
-        self.bindings.get(link).copied().unwrap_or(0)
+        self.bindings.count(link)
+    }
+
+    /// Links with bindings (each costs one counter).
+    pub fn links(&self) -> usize {
+        self.bindings.links()
     }
 
     /// New bindings refused so far.
@@ -187,14 +195,14 @@ mod tests {
             new_bindings_per_second: 0,
         });
         let t = Timestamp::ZERO;
-        l.bound(&link(1));
+        let id = l.bound(&link(1));
         assert!(l.admit(&link(1), t, true));
         l.bound(&link(1));
         assert!(!l.admit(&link(1), t, true));
-        l.unbound(&link(1));
+        l.unbound(id);
         assert!(l.admit(&link(1), t, true));
-        l.unbound(&link(1));
-        l.unbound(&link(1));
+        l.unbound(id);
+        l.unbound(id);
         assert_eq!(l.bindings(&link(1)), 0);
     }
 

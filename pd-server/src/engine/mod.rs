@@ -8,6 +8,7 @@
 mod env;
 mod handlers;
 mod limits;
+mod links;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ use pd_core::wire::{self, Discard};
 use crate::config::{Config, PoolConfig, Reservation};
 use crate::lease::{Lease, LeaseState};
 pub use limits::{Limiter, Limits, LinkKey};
+pub use links::LinkId;
 pub use table::{Choice, Table};
 
 /// What the driver must do, in order.
@@ -118,9 +120,8 @@ impl Settings {
 pub struct Server {
     settings: Settings,
     table: Table,
+    /// Per-link caps; each active record keeps its link's id.
     limiter: Limiter,
-    /// The link of each active binding (for the per-link caps).
-    links: HashMap<Prefix, LinkKey>,
     drops: HashMap<Drop, u64>,
     replies: u64,
 }
@@ -129,55 +130,71 @@ impl Server {
     /// A server over these pools and reservations, restoring `leases`
     /// (from the store, times already monotonic). Returns the effects of the
     /// restore: routes back for live leases, expiry of the dead ones, records
-    /// to forget.
+    /// to forget. The iterator's lower size bound sizes the table.
     pub fn new(
         settings: Settings,
         pools: Vec<PoolConfig>,
         reservations: Vec<Reservation>,
         now: Timestamp,
-        leases: Vec<Lease>,
+        leases: impl IntoIterator<Item = Lease>,
+    ) -> (Self, Vec<Effect>) {
+        let leases = leases.into_iter();
+        let hint = leases.size_hint().0;
+        Server::with_capacity(settings, pools, reservations, now, leases, hint)
+    }
+
+    /// [`Server::new`] with room for `capacity` records up front (a restore
+    /// streamed from the store, whose size hint is its record count).
+    pub fn with_capacity(
+        settings: Settings,
+        pools: Vec<PoolConfig>,
+        reservations: Vec<Reservation>,
+        now: Timestamp,
+        leases: impl IntoIterator<Item = Lease>,
+        capacity: usize,
     ) -> (Self, Vec<Effect>) {
         let mut s = Server {
             limiter: Limiter::new(settings.limits),
-            links: HashMap::new(),
             settings,
-            table: Table::new(pools, reservations),
+            table: Table::with_capacity(pools, reservations, capacity),
             drops: HashMap::new(),
             replies: 0,
         };
         let mut fx = Vec::new();
-        for mut l in leases {
-            let was_active = l.state == LeaseState::Active;
-            let expired = was_active && l.valid_until <= now;
-            if expired {
-                l.state = LeaseState::Expired;
-            }
-            let prefix = l.prefix;
-            let kept = s.table.restore(l.clone());
-            if !kept {
-                // RFC 9818 LPD-5: routes follow leases; a lease no pool
-                // holds any more is withdrawn and forgotten.
-                fx.push(Effect::Forget(prefix));
-            }
-            if was_active && (expired || !kept) {
-                s.withdraw(
-                    &l,
-                    HookAction::Expire,
-                    &env::MessageNames::none(),
-                    now,
-                    &mut fx,
-                );
-            } else if was_active {
-                let link = link_of_lease(&l);
-                s.limiter.bound(&link);
-                s.links.insert(l.prefix, link);
-                s.install(&l, None, now, &mut fx);
-            }
-            if expired && kept {
-                fx.push(Effect::Persist(l));
-            }
+        for l in leases {
+            s.restore_one(l, now, &mut fx);
         }
+        s.table.restored();
         (s, fx)
+    }
+
+    fn restore_one(&mut self, mut l: Lease, now: Timestamp, fx: &mut Vec<Effect>) {
+        let was_active = l.state == LeaseState::Active;
+        let expired = was_active && l.valid_until <= now;
+        if expired {
+            l.state = LeaseState::Expired;
+        }
+        let kept = self.table.restore(&l);
+        if kept.is_none() {
+            // RFC 9818 LPD-5: routes follow leases; a lease no pool
+            // holds any more is withdrawn and forgotten.
+            fx.push(Effect::Forget(l.prefix));
+        }
+        match kept {
+            Some(id) if was_active && !expired => {
+                let link = self.limiter.bound(&link_of_lease(&l));
+                self.table.set_link_id(id, link);
+                self.install(&l, None, now, fx);
+            }
+            _ if was_active => {
+                let names = env::MessageNames::none();
+                self.withdraw(&l, HookAction::Expire, &names, now, fx);
+            }
+            _ => {}
+        }
+        if expired && kept.is_some() {
+            fx.push(Effect::Persist(l));
+        }
     }
 
     /// Replace pools, reservations and settings (SIGHUP), keeping every
@@ -189,9 +206,11 @@ impl Server {
         reservations: Vec<Reservation>,
         now: Timestamp,
     ) -> Vec<Effect> {
-        let leases: Vec<Lease> = self.table.leases().cloned().collect();
+        let old = std::mem::replace(&mut self.table, Table::new(Vec::new(), Vec::new()));
+        let n = old.len();
         let drops = std::mem::take(&mut self.drops);
-        let (fresh, fx) = Server::new(settings, pools, reservations, now, leases);
+        let (fresh, fx) =
+            Server::with_capacity(settings, pools, reservations, now, old.into_leases(), n);
         *self = fresh;
         self.drops = drops;
         fx
@@ -264,13 +283,14 @@ impl Server {
         Some(fx)
     }
 
-    /// Every lease record (active, released, expired).
-    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
+    /// Every lease record (active, released, expired), built on demand
+    /// from the table's compact records, in no particular order.
+    pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
         self.table.leases()
     }
 
-    /// One record.
-    pub fn lease(&self, p: &Prefix) -> Option<&Lease> {
+    /// One record (built on demand).
+    pub fn lease(&self, p: &Prefix) -> Option<Lease> {
         self.table.lease(p)
     }
 
@@ -306,22 +326,27 @@ impl Server {
 
     /// End an active binding: back to the pool, out of its link's count.
     fn end_binding(&mut self, p: &Prefix, state: LeaseState) -> Option<Lease> {
+        let link = self.table.link_of(p);
         let l = self.table.deactivate(p, state)?;
-        if let Some(link) = self.links.remove(p) {
-            self.limiter.unbound(&link);
+        if let Some(link) = link {
+            self.limiter.unbound(link);
         }
         Some(l)
     }
 
-    /// Record that `p` is now bound on `link`.
+    /// Record that `p` (just committed) is now bound on `link`.
     fn note_link(&mut self, p: Prefix, link: &LinkKey) {
-        match self.links.insert(p, link.clone()) {
-            Some(old) if old == *link => {}
+        match self.table.link_of(&p) {
+            Some(old) if self.limiter.link(old) == Some(link) => {}
             Some(old) => {
-                self.limiter.unbound(&old);
-                self.limiter.bound(link);
+                self.limiter.unbound(old);
+                let id = self.limiter.bound(link);
+                self.table.set_link(&p, id);
             }
-            None => self.limiter.bound(link),
+            None => {
+                let id = self.limiter.bound(link);
+                self.table.set_link(&p, id);
+            }
         }
     }
 

@@ -1,7 +1,15 @@
 //! The binding table: pools, one record per prefix, the active binding of
 //! each client, the last prefix of each former client, and the expiry index.
+//!
+//! Records sit in a `Vec` ([`records`]); the indexes hold record ids
+//! ([`index`]), so a client's DUID is stored once, in its record.
 
-use std::collections::{BTreeSet, HashMap};
+mod index;
+mod records;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
@@ -12,19 +20,46 @@ use pd_core::time::Timestamp;
 use crate::config::{PoolConfig, Reservation};
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::pool::Pool;
+use index::{ClientIndex, PrefixIndex};
+pub use records::{Id, NO_LINK};
+use records::{Rec, Records};
 
-/// Pools plus bindings. Invariant: a prefix is `taken` in its pool iff its
-/// record is Active; `active[k] == p` iff `leases[p]` is Active for `k`.
+/// Pools plus bindings. Invariants: a prefix is `taken` in its pool iff its
+/// record is Active; `active[k] == id` iff record `id` is Active for `k`;
+/// `last[k] == id` only if record `id`'s client is `k`; `expiry` holds
+/// `(valid_until, id)` of exactly the Active records.
 #[derive(Debug)]
 pub struct Table {
     /// Pool configs, in order.
     pub cfgs: Vec<PoolConfig>,
     pools: Vec<Pool>,
     reservations: Vec<Reservation>,
-    leases: HashMap<Prefix, Lease>,
-    active: HashMap<ClientKey, Prefix>,
-    last: HashMap<ClientKey, Prefix>,
-    expiry: BTreeSet<(Timestamp, Prefix)>,
+    recs: Records,
+    by_prefix: PrefixIndex,
+    active: ClientIndex,
+    last: ClientIndex,
+    /// `(valid_until, id)` of the active records, as [`ExpKey`]s.
+    expiry: BTreeSet<ExpKey>,
+}
+
+/// An expiry index key: the deadline (milliseconds) and the record id, big
+/// endian, so byte order is `(deadline, id)` order. 12 bytes with alignment
+/// 1 rather than a 16-byte tuple: the B-tree holds one per active lease.
+type ExpKey = [u8; 12];
+
+fn exp_key(t: Timestamp, id: Id) -> ExpKey {
+    let mut k = [0u8; 12];
+    let (a, b) = k.split_at_mut(8);
+    a.copy_from_slice(&t.as_millis().to_be_bytes());
+    b.copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn exp_split(k: &ExpKey) -> (Timestamp, Id) {
+    let (a, b) = k.split_at(8);
+    let t = <[u8; 8]>::try_from(a).map_or(0, u64::from_be_bytes);
+    let id = <[u8; 4]>::try_from(b).map_or(0, u32::from_be_bytes);
+    (Timestamp::from_millis(t), id)
 }
 
 /// A prefix chosen for a client, not yet committed.
@@ -37,8 +72,19 @@ pub struct Choice {
 }
 
 impl Table {
+    /// Bytes per record in the table's `Vec` (before the indexes).
+    pub const RECORD_BYTES: usize = std::mem::size_of::<Rec>();
+    /// DUIDs up to this many octets are stored inside the record.
+    pub const INLINE_DUID: usize = records::INLINE_DUID;
+
     /// Empty table over these pools and reservations (config is validated).
     pub fn new(cfgs: Vec<PoolConfig>, reservations: Vec<Reservation>) -> Self {
+        Table::with_capacity(cfgs, reservations, 0)
+    }
+
+    /// Empty table with room for `n` records (a restore's size) in every
+    /// index, so none grows or rehashes during the restore.
+    pub fn with_capacity(cfgs: Vec<PoolConfig>, reservations: Vec<Reservation>, n: usize) -> Self {
         let mut pools: Vec<Pool> = cfgs
             .iter()
             .filter_map(|c| Pool::new(c.prefix, c.delegated_len))
@@ -54,9 +100,10 @@ impl Table {
             cfgs,
             pools,
             reservations,
-            leases: HashMap::new(),
-            active: HashMap::new(),
-            last: HashMap::new(),
+            recs: Records::with_capacity(n),
+            by_prefix: PrefixIndex::with_capacity(n),
+            active: ClientIndex::with_capacity(n),
+            last: ClientIndex::with_capacity(n),
             expiry: BTreeSet::new(),
         }
     }
@@ -66,19 +113,42 @@ impl Table {
         self.pools.iter().position(|pool| pool.slot_of(p).is_some())
     }
 
-    /// All records.
-    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
-        self.leases.values()
+    /// All records, built on demand (in no particular order).
+    pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
+        self.recs.ids().filter_map(|id| self.recs.lease(id))
+    }
+
+    /// Every record, consuming the table (a reload hands them to the next).
+    pub fn into_leases(self) -> impl Iterator<Item = Lease> {
+        let recs = self.recs;
+        let ids: Vec<Id> = recs.ids().collect();
+        ids.into_iter().filter_map(move |id| recs.lease(id))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    /// Is it empty?
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
     }
 
     /// The record of a prefix.
-    pub fn lease(&self, p: &Prefix) -> Option<&Lease> {
-        self.leases.get(p)
+    pub fn lease(&self, p: &Prefix) -> Option<Lease> {
+        self.recs.lease(self.by_prefix.get(&self.recs, p)?)
+    }
+
+    fn rec(&self, p: &Prefix) -> Option<(Id, &Rec)> {
+        let id = self.by_prefix.get(&self.recs, p)?;
+        Some((id, self.recs.get(id)?))
     }
 
     /// The client's active prefix.
     pub fn active_of(&self, k: &ClientKey) -> Option<Prefix> {
-        self.active.get(k).copied()
+        let id = self.active.get(&self.recs, k)?;
+        self.recs.get(id).map(|r| r.prefix)
     }
 
     /// Number of active bindings.
@@ -88,16 +158,39 @@ impl Table {
 
     /// Earliest valid-lifetime end among active bindings.
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.expiry.first().map(|(t, _)| *t)
+        self.expiry.first().map(|k| exp_split(k).0)
     }
 
-    /// Active prefixes whose valid lifetime ended at or before `now`.
+    /// Active prefixes whose valid lifetime ended at or before `now`, in
+    /// deadline order.
     pub fn due(&self, now: Timestamp) -> Vec<Prefix> {
         self.expiry
             .iter()
+            .map(exp_split)
             .take_while(|(t, _)| *t <= now)
-            .map(|(_, p)| *p)
+            .filter_map(|(_, id)| self.recs.get(id).map(|r| r.prefix))
             .collect()
+    }
+
+    /// The link id noted for `p`'s active binding ([`Table::set_link`]).
+    pub fn link_of(&self, p: &Prefix) -> Option<u32> {
+        self.rec(p)
+            .filter(|(_, r)| r.is_active() && r.link != NO_LINK)
+            .map(|(_, r)| r.link)
+    }
+
+    /// Note the link of `p`'s active binding (the engine's per-link count).
+    pub fn set_link(&mut self, p: &Prefix, link: u32) {
+        if let Some(id) = self.by_prefix.get(&self.recs, p) {
+            self.set_link_id(id, link);
+        }
+    }
+
+    /// [`Table::set_link`] by record id (as returned by [`Table::restore`]).
+    pub fn set_link_id(&mut self, id: Id, link: u32) {
+        if let Some(r) = self.recs.get_mut(id).filter(|r| r.is_active()) {
+            r.link = link;
+        }
     }
 
     /// The reservation for this client, if any (an IAID-specific one first).
@@ -110,8 +203,8 @@ impl Table {
         };
         of(&k.duid, Some(k.iaid)).or_else(|| {
             // An any-IAID reservation serves one IA_PD of the client at a time.
-            of(&k.duid, None).filter(|p| match self.leases.get(p) {
-                Some(l) if l.state == LeaseState::Active => l.client == *k,
+            of(&k.duid, None).filter(|p| match self.rec(p) {
+                Some((id, r)) if r.is_active() => self.recs.is_client(id, k),
                 _ => true,
             })
         })
@@ -126,9 +219,9 @@ impl Table {
             .find(|&i| self.pools.get(i).and_then(|pool| pool.slot_of(p)).is_some())?;
         let pool = self.pools.get(pi)?;
         let slot = pool.slot_of(p)?;
-        if let Some(l) = self.leases.get(p) {
-            if l.state == LeaseState::Active {
-                return (l.client == *k).then_some(pi);
+        if let Some((id, r)) = self.rec(p) {
+            if r.is_active() {
+                return self.recs.is_client(id, k).then_some(pi);
             }
         }
         if pool.is_reserved(slot) && self.reservation(k) != Some(*p) {
@@ -148,10 +241,15 @@ impl Table {
         candidates: &[usize],
     ) -> Option<Choice> {
         let mut wanted: Vec<Prefix> = Vec::with_capacity(hints.len() + 3);
-        wanted.extend(self.active.get(k));
+        wanted.extend(self.active_of(k));
         wanted.extend(self.reservation(k));
         wanted.extend(hints.iter().filter(|h| !h.addr().is_unspecified()));
-        wanted.extend(self.last.get(k));
+        wanted.extend(
+            self.last
+                .get(&self.recs, k)
+                .and_then(|id| self.recs.get(id))
+                .map(|r| r.prefix),
+        );
         for p in wanted {
             if let Some(pool) = self.claimable(k, &p, candidates) {
                 return Some(Choice { prefix: p, pool });
@@ -170,7 +268,9 @@ impl Table {
     /// Bind `choice` to `k` until the given deadlines; returns the record and
     /// whether it is new (not an extension of `k`'s active binding). The
     /// caller ends a different active binding of `k` first (through the
-    /// engine, so the store, the route and the link count follow).
+    /// engine, so the store, the route and the link count follow). An
+    /// extension keeps its link id; a new binding has none until
+    /// [`Table::set_link`].
     pub fn commit(
         &mut self,
         k: &ClientKey,
@@ -181,22 +281,27 @@ impl Table {
         iface: &Arc<str>,
     ) -> (Lease, bool) {
         let p = choice.prefix;
-        let extension = self.active.get(k) == Some(&p);
+        let extension = self.active_of(k) == Some(p);
+        let existing = self.by_prefix.get(&self.recs, &p);
         if !extension {
-            if let Some(prev) = self.leases.get(&p) {
-                if prev.client != *k && self.last.get(&prev.client) == Some(&p) {
-                    self.last.remove(&prev.client);
-                }
-            }
             if let Some(pool) = self.pools.get_mut(choice.pool) {
                 if let Some(slot) = pool.slot_of(&p) {
                     pool.take(slot);
                 }
             }
         }
-        if let Some(old) = self.leases.get(&p) {
-            self.expiry.remove(&(old.valid_until, p));
+        if let Some(id) = existing {
+            if let Some(r) = self.recs.get(id) {
+                self.expiry.remove(&exp_key(r.valid_until, id));
+                if !self.recs.is_client(id, k) {
+                    // The prefix changes hands: the former client forgets it
+                    // (and the indexes forget the record under its key).
+                    self.last.remove_id(&self.recs, id);
+                    self.active.remove_id(&self.recs, id);
+                }
+            }
         }
+        self.last.remove(&self.recs, k);
         let lease = Lease {
             prefix: p,
             client: k.clone(),
@@ -206,67 +311,108 @@ impl Table {
             next_hop,
             iface: iface.clone(),
         };
-        self.expiry.insert((valid_until, p));
-        self.active.insert(k.clone(), p);
-        self.last.remove(k);
-        self.leases.insert(p, lease.clone());
+        let id = match existing {
+            Some(id) => {
+                self.recs.update(id, &lease);
+                if !extension {
+                    self.set_link_id(id, NO_LINK);
+                }
+                Some(id)
+            }
+            None => {
+                let id = self.recs.insert(&lease);
+                if let Some(id) = id {
+                    self.by_prefix.insert(&self.recs, id);
+                }
+                id
+            }
+        };
+        if let Some(id) = id {
+            self.expiry.insert(exp_key(valid_until, id));
+            self.active.set(&self.recs, id);
+        }
         (lease, !extension)
     }
 
     /// End an active binding (release or expiry): the prefix goes back to
     /// its pool and is remembered as `k`'s last prefix. Returns the record.
     pub fn deactivate(&mut self, p: &Prefix, state: LeaseState) -> Option<Lease> {
-        let lease = self.leases.get_mut(p)?;
-        if lease.state != LeaseState::Active {
+        let id = self.by_prefix.get(&self.recs, p)?;
+        let r = self.recs.get(id)?;
+        if !r.is_active() || state == LeaseState::Active {
             return None;
         }
-        lease.state = state;
-        let lease = lease.clone();
-        self.expiry.remove(&(lease.valid_until, *p));
-        if self.active.get(&lease.client) == Some(p) {
-            self.active.remove(&lease.client);
+        self.expiry.remove(&exp_key(r.valid_until, id));
+        self.active.remove_id(&self.recs, id);
+        if let Some(r) = self.recs.get_mut(id) {
+            r.set_state(state);
+            r.link = NO_LINK;
         }
-        self.last.insert(lease.client.clone(), *p);
+        self.last.set(&self.recs, id);
         if let Some((_, pool)) = find_pool(&mut self.pools, p) {
             if let Some(slot) = pool.slot_of(p) {
                 pool.free(slot);
             }
         }
-        Some(lease)
+        self.recs.lease(id)
+    }
+
+    /// Drop the record of a prefix that is not bound (its id is reused).
+    /// Nothing calls this at run time yet: records are kept so a former
+    /// client gets its prefix back.
+    pub fn forget(&mut self, p: &Prefix) -> Option<Lease> {
+        let id = self.by_prefix.get(&self.recs, p)?;
+        if self.recs.get(id)?.is_active() {
+            return None;
+        }
+        let lease = self.recs.lease(id);
+        self.last.remove_id(&self.recs, id);
+        self.by_prefix.remove(&self.recs, id);
+        self.recs.remove(id);
+        lease
     }
 
     /// Load a record at start-up. Active ones take their slot (the caller
-    /// has already turned expired ones into Expired); returns false when the
-    /// prefix is in no pool or already bound (the record is then dropped).
-    pub fn restore(&mut self, lease: Lease) -> bool {
-        let Some(pi) = self.pool_of(&lease.prefix) else {
-            return false;
-        };
-        if self.leases.contains_key(&lease.prefix) {
-            return false;
-        }
+    /// has already turned expired ones into Expired); returns the record id,
+    /// or `None` when the prefix is in no pool or already bound (the record
+    /// is then dropped).
+    pub fn restore(&mut self, lease: &Lease) -> Option<Id> {
         let p = lease.prefix;
-        let Some(pool) = self.pools.get_mut(pi) else {
-            return false;
-        };
-        let Some(slot) = pool.slot_of(&p) else {
-            return false;
-        };
-        match lease.state {
-            LeaseState::Active => {
-                if self.active.contains_key(&lease.client) || !pool.take(slot) {
-                    return false;
-                }
-                self.active.insert(lease.client.clone(), p);
-                self.expiry.insert((lease.valid_until, p));
-            }
-            LeaseState::Released | LeaseState::Expired => {
-                pool.remember(slot);
-                self.last.insert(lease.client.clone(), p);
-            }
+        let pi = self.pool_of(&p)?;
+        if self.by_prefix.get(&self.recs, &p).is_some() {
+            return None;
         }
-        self.leases.insert(p, lease);
-        true
+        let pool = self.pools.get_mut(pi)?;
+        let slot = pool.slot_of(&p)?;
+        let active = lease.state == LeaseState::Active;
+        if active {
+            if self.active.get(&self.recs, &lease.client).is_some() || !pool.take(slot) {
+                return None;
+            }
+        } else {
+            pool.remember(slot);
+        }
+        let Some(id) = self.recs.insert(lease) else {
+            if active {
+                pool.free(slot);
+            }
+            return None;
+        };
+        self.by_prefix.insert(&self.recs, id);
+        if active {
+            self.active.set(&self.recs, id);
+            self.expiry.insert(exp_key(lease.valid_until, id));
+        } else {
+            self.last.set(&self.recs, id);
+        }
+        Some(id)
+    }
+
+    /// After a restore: give back index memory sized for records that
+    /// turned out to be of the other kind.
+    pub fn restored(&mut self) {
+        self.active.shrink_if_empty();
+        self.last.shrink_if_empty();
     }
 }
 

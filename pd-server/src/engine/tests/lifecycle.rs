@@ -202,7 +202,7 @@ fn restart_restores_live_expires_dead_and_forgets_strays() {
         &rx(2),
         env(msg(MsgType::Renew, 2, vec![ia(1, &[&b.to_string()])])),
     );
-    let mut saved: Vec<Lease> = s.leases().cloned().collect();
+    let mut saved: Vec<Lease> = s.leases().collect();
     let mut stray = saved[0].clone();
     stray.prefix = p("2001:db8:7777::/64");
     saved.push(stray);

@@ -1,0 +1,150 @@
+//! Hash indexes over [`Records`]: they hold record ids only; keys are read
+//! back from the records, so each DUID is stored once.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+use hashbrown::HashTable;
+use pd_core::prefix::Prefix;
+
+use super::records::{Id, Records};
+use crate::lease::ClientKey;
+
+/// Prefix → record id. Prefixes come from our own pools (a client can only
+/// name one inside a pool, and only binds it under the per-link caps), so a
+/// fast hasher is enough: foldhash, randomly seeded per process.
+#[derive(Debug)]
+pub struct PrefixIndex {
+    map: HashTable<Id>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl PrefixIndex {
+    /// Room for `n` prefixes without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        PrefixIndex {
+            map: HashTable::with_capacity(n),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// The record of `p`.
+    pub fn get(&self, recs: &Records, p: &Prefix) -> Option<Id> {
+        let h = self.hasher.hash_one(p);
+        self.map
+            .find(h, |&id| recs.get(id).is_some_and(|r| r.prefix == *p))
+            .copied()
+    }
+
+    /// Index record `id` (its prefix must not be indexed yet).
+    pub fn insert(&mut self, recs: &Records, id: Id) {
+        let Some(p) = recs.get(id).map(|r| r.prefix) else {
+            return;
+        };
+        let hasher = &self.hasher;
+        self.map.insert_unique(hasher.hash_one(p), id, |&i| {
+            hasher.hash_one(recs.get(i).map(|r| r.prefix))
+        });
+    }
+
+    /// Drop record `id` (call before the record itself goes).
+    pub fn remove(&mut self, recs: &Records, id: Id) {
+        let Some(p) = recs.get(id).map(|r| r.prefix) else {
+            return;
+        };
+        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(p), |&i| i == id) {
+            e.remove();
+        }
+    }
+}
+
+/// Client (DUID, IAID) → record id, for the active and the last-prefix
+/// maps. Clients choose their DUIDs, so these keep a keyed, DoS-resistant
+/// hash: std's `RandomState` (SipHash-1-3 with a random 128-bit key per
+/// process), not foldhash/ahash, whose seeding makes no such promise. It
+/// costs one DUID hash per lookup, about 20 ns.
+#[derive(Debug)]
+pub struct ClientIndex {
+    map: HashTable<Id>,
+    hasher: RandomState,
+}
+
+fn client_hash(s: &RandomState, duid: &[u8], iaid: u32) -> u64 {
+    let mut h = s.build_hasher();
+    h.write(duid);
+    h.write_u32(iaid);
+    h.finish()
+}
+
+fn rec_hash(s: &RandomState, recs: &Records, id: Id) -> u64 {
+    match recs.get(id) {
+        Some(r) => client_hash(s, recs.duid_bytes(id), r.iaid()),
+        None => 0,
+    }
+}
+
+impl ClientIndex {
+    /// Room for `n` clients without growing.
+    pub fn with_capacity(n: usize) -> Self {
+        ClientIndex {
+            map: HashTable::with_capacity(n),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// How many clients.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Give the memory back when empty (after a restore that sized it for
+    /// every record: no released records, say).
+    pub fn shrink_if_empty(&mut self) {
+        if self.map.is_empty() {
+            self.map = HashTable::new();
+        }
+    }
+
+    /// The record of client `k`.
+    pub fn get(&self, recs: &Records, k: &ClientKey) -> Option<Id> {
+        let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
+        self.map.find(h, |&id| recs.is_client(id, k)).copied()
+    }
+
+    /// Map record `id`'s client to `id`, replacing what it mapped to.
+    pub fn set(&mut self, recs: &Records, id: Id) {
+        if recs.get(id).is_none() {
+            return;
+        }
+        let hasher = &self.hasher;
+        let h = rec_hash(hasher, recs, id);
+        let same = |&i: &Id| recs.same_client(i, id);
+        match self.map.find_mut(h, same) {
+            Some(slot) => *slot = id,
+            None => {
+                self.map
+                    .insert_unique(h, id, |&i| rec_hash(hasher, recs, i));
+            }
+        }
+    }
+
+    /// Forget client `k`; returns the record it mapped to.
+    pub fn remove(&mut self, recs: &Records, k: &ClientKey) -> Option<Id> {
+        let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
+        let e = self.map.find_entry(h, |&id| recs.is_client(id, k)).ok()?;
+        Some(e.remove().0)
+    }
+
+    /// Forget record `id`'s client if it maps to `id` (call before the
+    /// record's client changes or the record goes).
+    pub fn remove_id(&mut self, recs: &Records, id: Id) -> bool {
+        let h = rec_hash(&self.hasher, recs, id);
+        match self.map.find_entry(h, |&i| i == id) {
+            Ok(e) => {
+                e.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
