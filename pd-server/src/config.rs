@@ -157,7 +157,7 @@ pub struct Config {
 }
 
 /// Default of `server.commit-interval-us`.
-pub const DEFAULT_COMMIT_INTERVAL_US: u64 = 500;
+pub const DEFAULT_COMMIT_INTERVAL_US: u64 = 1000;
 /// Largest `server.commit-interval-us` (10 ms: a Reply waits at most this).
 pub const MAX_COMMIT_INTERVAL_US: u64 = 10_000;
 

@@ -181,7 +181,7 @@ struct JournalState {
 
 const VERSION: u8 = 1;
 /// sled page cache size.
-const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+const CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl SledStore {
     /// Open (or create) the database under `dir`.
@@ -191,7 +191,9 @@ impl SledStore {
             .path(&path)
             .mode(sled::Mode::HighThroughput)
             // sled's default page cache is 1 GiB; leases are read once at
-            // start and written after, so a small cache keeps RSS low.
+            // start and written after (by the writer, after the Replies
+            // left), so a small cache keeps RSS low: with 32 MiB a restore
+            // of 1M leases peaked at 263 MB, with 4 MiB at 199 MB.
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|source| StoreError::Open {
@@ -325,6 +327,22 @@ impl SledStore {
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
         self.apply(clock, put, delete)
+    }
+
+    /// Flush sled and fdatasync its log, bypassing the journal (offline
+    /// tools that wrote with [`write_unflushed`](Self::write_unflushed)).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|source| StoreError::Io {
+            op: "flush",
+            source,
+        })?;
+        self.log_file
+            .sync_data()
+            .map_err(|source| StoreError::JournalIo {
+                op: "fdatasync",
+                path: self.path.join("db"),
+                source,
+            })
     }
 
     /// Finish the checkpoint in flight, if any, and report its result.
