@@ -281,6 +281,27 @@ impl SledStore {
     /// leave. [`settle`](Self::settle) must follow with the same records
     /// before the next commit.
     pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+        self.commit_with(clock, put, delete, true)
+    }
+
+    /// [`commit`](Self::commit) without the fdatasync: only for measuring
+    /// what durability costs (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
+    pub fn commit_unflushed(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+    ) -> Result<(), StoreError> {
+        self.commit_with(clock, put, delete, false)
+    }
+
+    fn commit_with(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+        sync: bool,
+    ) -> Result<(), StoreError> {
         if !delete.is_empty() {
             // Lower the mark before records go, so a crash in between
             // never looks like damage.
@@ -299,7 +320,7 @@ impl SledStore {
         for p in delete {
             journal::frame_delete(&mut buf, &key(p));
         }
-        let r = st.journal.append(&buf);
+        let r = st.journal.append_with(&buf, sync);
         st.buf = buf;
         r.map_err(|source| StoreError::JournalIo {
             op: "append",
