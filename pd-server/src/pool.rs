@@ -139,6 +139,11 @@ impl Pool {
         }
     }
 
+    /// [`settle`](Self::settle), for the end of a restore.
+    pub fn settle_cursor(&mut self) {
+        self.settle();
+    }
+
     /// Move the cursor past taken, reserved and remembered slots (each slot
     /// is passed once over the pool's life: amortised O(1)).
     fn settle(&mut self) {

@@ -248,13 +248,60 @@ impl LeaseStore for SledStore {
 impl SledStore {
     /// Hand every record to `f` in prefix order, without collecting them
     /// (a restore of a million leases need not hold them twice).
-    pub fn load_each(&self, clock: Clock, mut f: impl FnMut(Lease)) -> Result<u64, StoreError> {
+    pub fn load_each(&self, clock: Clock, f: impl FnMut(Lease)) -> Result<u64, StoreError> {
+        let found = self.load_part(.., clock, f)?;
+        self.loaded(found)
+    }
+
+    /// Hand every record in `range` of keys to `f` in prefix order; the
+    /// caller adds up the parts and passes the total to
+    /// [`loaded`](Self::loaded).
+    pub fn load_part<R: std::ops::RangeBounds<[u8; 17]>>(
+        &self,
+        range: R,
+        clock: Clock,
+        mut f: impl FnMut(Lease),
+    ) -> Result<u64, StoreError> {
         let mut found = 0u64;
-        for kv in self.db.iter() {
+        for kv in self.db.range(range) {
             let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
             f(decode(&k, &v, clock)?);
             found += 1;
         }
+        Ok(found)
+    }
+
+    /// A key that splits the records in two parts of about the same size
+    /// when they are spread evenly (the middle of the first and last keys);
+    /// `None` with fewer than two records.
+    pub fn midpoint(&self) -> Result<Option<[u8; 17]>, StoreError> {
+        let io = |source| StoreError::Io { op: "read", source };
+        let (Some((lo, _)), Some((hi, _))) =
+            (self.db.first().map_err(io)?, self.db.last().map_err(io)?)
+        else {
+            return Ok(None);
+        };
+        let num = |k: &[u8]| {
+            let mut a = [0u8; 16];
+            for (d, s) in a.iter_mut().zip(k) {
+                *d = *s;
+            }
+            u128::from_be_bytes(a)
+        };
+        let (lo, hi) = (num(&lo), num(&hi));
+        if hi <= lo {
+            return Ok(None);
+        }
+        // In (lo, hi]: both parts hold at least one record.
+        let mut k = [0u8; 17];
+        let (addr, _) = k.split_at_mut(16);
+        addr.copy_from_slice(&(lo + (hi - lo) / 2 + 1).to_be_bytes());
+        Ok(Some(k))
+    }
+
+    /// The whole store was read and held `found` records: check them
+    /// against the mark (fewer means damage) and remember the count.
+    pub fn loaded(&self, found: u64) -> Result<u64, StoreError> {
         let expected = self.marked.load(Ordering::SeqCst);
         if found < expected {
             return Err(StoreError::Damaged {

@@ -403,7 +403,20 @@ impl Table {
             self.active.set(&self.recs, id);
             self.expiry.insert(exp_key(lease.valid_until, id));
         } else {
-            self.last.set(&self.recs, id);
+            // Several former prefixes of one client: the one it held last
+            // (latest valid lifetime; then the higher prefix), whatever the
+            // order the records come in.
+            let newer = match self
+                .last
+                .get(&self.recs, &lease.client)
+                .and_then(|o| self.recs.get(o))
+            {
+                Some(old) => (lease.valid_until, lease.prefix) > (old.valid_until, old.prefix),
+                None => true,
+            };
+            if newer {
+                self.last.set(&self.recs, id);
+            }
         }
         Some(id)
     }
@@ -413,6 +426,12 @@ impl Table {
     pub fn restored(&mut self) {
         self.active.shrink_if_empty();
         self.last.shrink_if_empty();
+        // Records may come in any order (the restore reads two key ranges
+        // at once): move each cursor past what the restore took, so the
+        // first allocation does not walk it (a bitmap walk, once).
+        for pool in &mut self.pools {
+            pool.settle_cursor();
+        }
     }
 }
 

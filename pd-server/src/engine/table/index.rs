@@ -42,8 +42,10 @@ impl PrefixIndex {
             return;
         };
         let hasher = &self.hasher;
+        // The rehash on growth must hash exactly as `get` does (the prefix
+        // itself, not an Option of it), or grown tables lose their entries.
         self.map.insert_unique(hasher.hash_one(p), id, |&i| {
-            hasher.hash_one(recs.get(i).map(|r| r.prefix))
+            recs.get(i).map_or(0, |r| hasher.hash_one(r.prefix))
         });
     }
 

@@ -307,3 +307,51 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn restore_order_does_not_decide_the_last_prefix_or_the_cursor() {
+    // Two former prefixes of one client, in either order: the one it held
+    // last (later valid lifetime) is its last prefix.
+    for order in [[3u8, 5], [5, 3]] {
+        let mut t = table();
+        for i in order {
+            let valid = if i == 5 { 20 } else { 10 };
+            assert!(t
+                .restore(&lease(i, key(9), LeaseState::Released, valid))
+                .is_some());
+        }
+        t.restored();
+        assert_eq!(
+            t.choose(&key(9), &[], &[0]).unwrap().prefix,
+            p(5),
+            "order {order:?}"
+        );
+    }
+    // Active leases restored upper half first: the first fresh prefix is
+    // still the one after them (the cursor is settled at the end).
+    let mut t = table();
+    for i in [8u8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7] {
+        assert!(t
+            .restore(&lease(i, key(i + 20), LeaseState::Active, 10))
+            .is_some());
+    }
+    t.restored();
+    assert_eq!(t.choose(&key(99), &[], &[0]).unwrap().prefix, p(12));
+    check(&t);
+}
+
+#[test]
+fn indexes_find_every_record_after_growing() {
+    // Sized for 4, filled with 16: every table rehashes on the way.
+    let mut t = table();
+    for i in 0..16u8 {
+        assert!(t
+            .restore(&lease(i, key(i), LeaseState::Active, 10))
+            .is_some());
+    }
+    for i in 0..16u8 {
+        assert!(t.lease(&p(i)).is_some(), "prefix {i} found");
+        assert_eq!(t.active_of(&key(i)), Some(p(i)), "client {i} found");
+    }
+    check(&t);
+}
