@@ -79,7 +79,7 @@ fn bench_script_tiny_run() {
     }
     assert!(line("ratio pd/kea at peak").contains("cpu per exchange"));
     // The durability micro-benchmark measured all three modes.
-    for m in ["unflushed", "sled-flush", "sled-flush+fdatasync"] {
+    for m in ["unflushed", "journal", "sled-flush+fdatasync"] {
         let l = line(&format!("flush-cost {m}:"));
         assert!(number_after(l, "p50") >= 0.0, "{l}");
     }
@@ -105,6 +105,12 @@ fn bench_script_tiny_run() {
             assert!(!l.contains("FAIL"), "{l}");
             assert!(number_after(l, "median") > 0.0, "{l}");
         }
+    }
+    // And pd-client with Rapid Commit from both.
+    for s in ["pd", "kea"] {
+        let l = line(&format!("client vs {s} (rapid commit): pd-client"));
+        assert!(!l.contains("FAIL"), "{l}");
+        assert!(number_after(l, "median") > 0.0, "{l}");
     }
     let _ = std::fs::remove_dir_all(&out);
 }
