@@ -263,40 +263,13 @@ impl SledStore {
         mut f: impl FnMut(Lease),
     ) -> Result<u64, StoreError> {
         let mut found = 0u64;
+        let mut iface = None;
         for kv in self.db.range(range) {
             let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
-            f(decode(&k, &v, clock)?);
+            f(decode_with(&k, &v, clock, &mut iface)?);
             found += 1;
         }
         Ok(found)
-    }
-
-    /// A key that splits the records in two parts of about the same size
-    /// when they are spread evenly (the middle of the first and last keys);
-    /// `None` with fewer than two records.
-    pub fn midpoint(&self) -> Result<Option<[u8; 17]>, StoreError> {
-        let io = |source| StoreError::Io { op: "read", source };
-        let (Some((lo, _)), Some((hi, _))) =
-            (self.db.first().map_err(io)?, self.db.last().map_err(io)?)
-        else {
-            return Ok(None);
-        };
-        let num = |k: &[u8]| {
-            let mut a = [0u8; 16];
-            for (d, s) in a.iter_mut().zip(k) {
-                *d = *s;
-            }
-            u128::from_be_bytes(a)
-        };
-        let (lo, hi) = (num(&lo), num(&hi));
-        if hi <= lo {
-            return Ok(None);
-        }
-        // In (lo, hi]: both parts hold at least one record.
-        let mut k = [0u8; 17];
-        let (addr, _) = k.split_at_mut(16);
-        addr.copy_from_slice(&(lo + (hi - lo) / 2 + 1).to_be_bytes());
-        Ok(Some(k))
     }
 
     /// The whole store was read and held `found` records: check them
@@ -654,6 +627,18 @@ impl<'a> Reader<'a> {
 
 /// Decode one record; any defect is a [`StoreError::Corrupt`] naming the key.
 pub fn decode(k: &[u8], v: &[u8], clock: Clock) -> Result<Lease, StoreError> {
+    decode_with(k, v, clock, &mut None)
+}
+
+/// [`decode`], sharing the interface name with the previous record when it
+/// is the same (a restore of a million leases on a few links then makes a
+/// few `Arc<str>`s, not a million).
+fn decode_with(
+    k: &[u8],
+    v: &[u8],
+    clock: Clock,
+    iface_cache: &mut Option<Arc<str>>,
+) -> Result<Lease, StoreError> {
     let corrupt = |reason| StoreError::Corrupt {
         key: k.iter().map(|b| format!("{b:02x}")).collect(),
         reason,
@@ -694,7 +679,14 @@ pub fn decode(k: &[u8], v: &[u8], clock: Clock) -> Result<Lease, StoreError> {
         preferred_until: clock.to_mono(preferred),
         valid_until: clock.to_mono(valid),
         next_hop,
-        iface: Arc::from(iface),
+        iface: match iface_cache {
+            Some(a) if **a == *iface => a.clone(),
+            _ => {
+                let a: Arc<str> = Arc::from(iface);
+                *iface_cache = Some(a.clone());
+                a
+            }
+        },
     })
 }
 

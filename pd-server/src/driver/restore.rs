@@ -43,72 +43,40 @@ pub fn restore(
 ) -> Result<Restored, StoreError> {
     let hint = store.records_hint();
     let start = Instant::now();
-    // Two loaders, each over about half of the keys (sled's iterator is
-    // the slow part of a restore), feed one build on this thread.
-    let mid = store.midpoint()?;
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Lease>>(IN_FLIGHT);
-        let tx2 = tx.clone();
-        // The upper half first: if it cannot start, the lower loader
-        // takes every key.
-        let upper = mid.and_then(|m| {
-            std::thread::Builder::new()
-                .name("pd-restore".into())
-                .spawn_scoped(scope, move || {
-                    (feed(store, m.., clock, &tx2), start.elapsed())
-                })
-                .ok()
-        });
-        let lower_end = if upper.is_some() { mid } else { None };
-        let lower = std::thread::Builder::new()
+        let loader = std::thread::Builder::new()
             .name("pd-restore".into())
             .spawn_scoped(scope, move || {
-                let r = match lower_end {
-                    Some(m) => feed(store, ..m, clock, &tx),
-                    None => feed(store, .., clock, &tx),
-                };
+                let r = feed(store, clock, &tx);
                 (r, start.elapsed())
             });
-        let (server, effects, mut records, mut load_time) = match lower {
-            Ok(lower) => {
-                let (server, effects) = Server::with_capacity(
-                    settings,
-                    pools,
-                    reservations,
-                    now,
-                    rx.into_iter().flatten(),
-                    hint,
-                );
-                let (r, t) = join(lower);
-                (server, effects, r?, t)
-            }
-            Err(_) => {
-                // No thread for the lower part: read it here first (the
-                // upper loader, if any, waits on the bounded channel).
-                let mut part = Vec::with_capacity(hint);
-                let range_end =
-                    lower_end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-                let n = store.load_part((std::ops::Bound::Unbounded, range_end), clock, |l| {
-                    part.push(l)
-                })?;
-                let t = start.elapsed();
-                let (server, effects) = Server::with_capacity(
-                    settings,
-                    pools,
-                    reservations,
-                    now,
-                    part.into_iter().chain(rx.into_iter().flatten()),
-                    hint,
-                );
-                (server, effects, n, t)
-            }
+        let Ok(loader) = loader else {
+            // No second thread: load, then build.
+            let mut all = Vec::with_capacity(hint);
+            let records = store.load_each(clock, |l| all.push(l))?;
+            let load_time = start.elapsed();
+            let (server, effects) =
+                Server::with_capacity(settings, pools, reservations, now, all, hint);
+            return Ok(Restored {
+                server,
+                effects,
+                records,
+                load_time,
+            });
         };
-        if let Some(h) = upper {
-            let (r, t) = join(h);
-            records += r?;
-            load_time = load_time.max(t);
-        }
-        let records = store.loaded(records)?;
+        let (server, effects) = Server::with_capacity(
+            settings,
+            pools,
+            reservations,
+            now,
+            rx.into_iter().flatten(),
+            hint,
+        );
+        let (records, load_time) = match loader.join() {
+            Ok((r, t)) => (r?, t),
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         Ok(Restored {
             server,
             effects,
@@ -118,23 +86,10 @@ pub fn restore(
     })
 }
 
-/// Wait for a loader; its panic goes on up.
-fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    match h.join() {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
-}
-
 /// The loader: every record, in batches, into `tx`.
-fn feed(
-    store: &SledStore,
-    range: impl std::ops::RangeBounds<[u8; 17]>,
-    clock: Clock,
-    tx: &SyncSender<Vec<Lease>>,
-) -> Result<u64, StoreError> {
+fn feed(store: &SledStore, clock: Clock, tx: &SyncSender<Vec<Lease>>) -> Result<u64, StoreError> {
     let mut batch = Vec::with_capacity(BATCH);
-    let n = store.load_part(range, clock, |l| {
+    let n = store.load_each(clock, |l| {
         batch.push(l);
         if batch.len() >= BATCH {
             // A send fails only if the build is gone; the load goes on to

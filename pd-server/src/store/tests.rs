@@ -300,22 +300,23 @@ fn big_journal_rotates_by_itself() {
 }
 
 #[test]
-fn the_midpoint_splits_the_records_into_two_disjoint_parts() {
-    let dir = tmp("midpoint");
+fn parts_of_the_key_range_add_up_to_the_whole() {
+    let dir = tmp("parts");
     let s = SledStore::open(&dir).unwrap();
-    assert_eq!(s.midpoint().unwrap(), None, "empty store");
-    s.write(CLOCK, &[lease(1, LeaseState::Active)], &[])
-        .unwrap();
-    assert_eq!(s.midpoint().unwrap(), None, "one record");
     let all: Vec<Lease> = (1..=100).map(|n| lease(n, LeaseState::Active)).collect();
     s.write(CLOCK, &all, &[]).unwrap();
-    let m = s.midpoint().unwrap().unwrap();
+    let m = key(&lease(50, LeaseState::Active).prefix);
     let (mut lo, mut hi) = (Vec::new(), Vec::new());
-    let a = s.load_part(..m, CLOCK, |l| lo.push(l.prefix)).unwrap();
-    let b = s.load_part(m.., CLOCK, |l| hi.push(l.prefix)).unwrap();
-    assert_eq!(a + b, 100);
-    assert!(a > 0 && b > 0, "both parts hold records: {a} + {b}");
-    assert!(lo.iter().all(|p| !hi.contains(p)), "disjoint");
+    let a = s.load_part(..m, CLOCK, |l| lo.push(l)).unwrap();
+    let b = s.load_part(m.., CLOCK, |l| hi.push(l)).unwrap();
+    assert_eq!((a, b), (49, 51));
+    assert!(
+        lo.iter().all(|l| !hi.iter().any(|h| h.prefix == l.prefix)),
+        "disjoint"
+    );
+    // Records decoded in one pass share one interface name.
+    assert!(hi.windows(2).all(|w| Arc::ptr_eq(&w[0].iface, &w[1].iface)));
+    assert_eq!(hi[0], all[49]);
     assert_eq!(s.loaded(a + b).unwrap(), 100);
     let _ = std::fs::remove_dir_all(&dir);
 }
