@@ -1,7 +1,14 @@
 //! Store tests: records, clock conversion, the mark, the journal.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
+use std::sync::Arc;
+
+use pd_core::duid::Duid;
+use pd_core::time::Timestamp;
+
+use super::record::WALL_NEVER;
 use super::*;
+use crate::lease::{ClientKey, LeaseState};
 
 fn lease(n: u16, state: LeaseState) -> Lease {
     Lease {
