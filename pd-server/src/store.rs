@@ -105,6 +105,14 @@ pub trait LeaseStore {
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError>;
 }
 
+/// Records a commit made durable, encoded once: what
+/// [`SledStore::settle`] puts into sled.
+#[derive(Debug)]
+pub struct Committed {
+    put: Vec<([u8; 17], Vec<u8>)>,
+    delete: Vec<[u8; 17]>,
+}
+
 /// sled-backed store in `state-dir/leases`, with its journal in
 /// `state-dir/leases.journal`.
 pub struct SledStore {
@@ -191,8 +199,8 @@ impl LeaseStore for SledStore {
     }
 
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        self.commit(clock, put, delete)?;
-        self.settle(clock, put, delete)
+        let done = self.commit(clock, put, delete)?;
+        self.settle(done)
     }
 }
 
@@ -204,10 +212,9 @@ impl SledStore {
         self.loaded(found)
     }
 
-    /// Hand every record in `range` of keys to `f` in prefix order; the
-    /// caller adds up the parts and passes the total to
-    /// [`loaded`](Self::loaded).
-    pub fn load_part<R: std::ops::RangeBounds<[u8; 17]>>(
+    /// Hand every record in `range` of keys to `f` in prefix order; records
+    /// decoded in one pass share their interface name.
+    fn load_part<R: std::ops::RangeBounds<[u8; 17]>>(
         &self,
         range: R,
         clock: Clock,
@@ -225,7 +232,7 @@ impl SledStore {
 
     /// The whole store was read and held `found` records: check them
     /// against the mark (fewer means damage) and remember the count.
-    pub fn loaded(&self, found: u64) -> Result<u64, StoreError> {
+    fn loaded(&self, found: u64) -> Result<u64, StoreError> {
         let expected = self.marked.load(Ordering::SeqCst);
         if found < expected {
             return Err(StoreError::Damaged {
@@ -249,9 +256,14 @@ impl SledStore {
 impl SledStore {
     /// Make these records durable: their frames into the journal with one
     /// write and one fdatasync. When it returns, a Reply granting them may
-    /// leave. [`settle`](Self::settle) must follow with the same records
-    /// before the next commit.
-    pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+    /// leave. The records, encoded once, come back to be handed to
+    /// [`settle`](Self::settle) before the next commit.
+    pub fn commit(
+        &self,
+        clock: Clock,
+        put: &[Lease],
+        delete: &[Prefix],
+    ) -> Result<Committed, StoreError> {
         self.commit_with(clock, put, delete, true)
     }
 
@@ -262,7 +274,7 @@ impl SledStore {
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
-    ) -> Result<(), StoreError> {
+    ) -> Result<Committed, StoreError> {
         self.commit_with(clock, put, delete, false)
     }
 
@@ -272,7 +284,7 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
         sync: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Committed, StoreError> {
         if !delete.is_empty() {
             // Lower the mark before records go, so a crash in between
             // never looks like damage.
@@ -282,14 +294,21 @@ impl SledStore {
                 .saturating_sub(delete.len() as u64);
             self.set_mark(low.min(self.marked.load(Ordering::SeqCst)))?;
         }
+        let done = Committed {
+            put: put
+                .iter()
+                .map(|l| (key(&l.prefix), encode(l, clock)))
+                .collect(),
+            delete: delete.iter().map(key).collect(),
+        };
         let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let mut buf = std::mem::take(&mut st.buf);
         buf.clear();
-        for l in put {
-            journal::frame_put(&mut buf, &key(&l.prefix), &encode(l, clock));
+        for (k, v) in &done.put {
+            journal::frame_put(&mut buf, k, v);
         }
-        for p in delete {
-            journal::frame_delete(&mut buf, &key(p));
+        for k in &done.delete {
+            journal::frame_delete(&mut buf, k);
         }
         let r = st.journal.append_with(&buf, sync);
         st.buf = buf;
@@ -297,28 +316,36 @@ impl SledStore {
             op: "append",
             path: st.journal.path(),
             source,
-        })
+        })?;
+        Ok(done)
     }
 
     /// Apply committed records to sled (unflushed: the journal holds them
     /// until a checkpoint flushes sled) and start a checkpoint when due.
-    pub fn settle(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        self.apply(clock, put, delete)?;
+    pub fn settle(&self, done: Committed) -> Result<(), StoreError> {
+        self.apply(done)?;
         let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         self.checkpoint(&mut st, false)
     }
 }
 
 impl SledStore {
-    /// Write without making it durable: only for measuring what durability
-    /// costs (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
+    /// Write into sled only, without the journal and unflushed: for offline
+    /// tools that fill a store in bulk (`pd-bench fill`) and then call
+    /// [`flush`](Self::flush). Never what the daemon does.
     pub fn write_unflushed(
         &self,
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
-        self.apply(clock, put, delete)
+        self.apply(Committed {
+            put: put
+                .iter()
+                .map(|l| (key(&l.prefix), encode(l, clock)))
+                .collect(),
+            delete: delete.iter().map(key).collect(),
+        })
     }
 
     /// Flush sled and fdatasync its log, bypassing the journal (offline
@@ -410,7 +437,7 @@ impl SledStore {
     }
 
     /// The records into sled (unflushed).
-    fn apply(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
+    fn apply(&self, done: Committed) -> Result<(), StoreError> {
         let io = |source| StoreError::Io {
             op: "write",
             source,
@@ -418,18 +445,13 @@ impl SledStore {
         // Plain inserts, not `apply_batch`: records are independent (one per
         // prefix) and the journal already made them durable; `insert` also
         // tells whether the record is new.
-        for l in put {
-            if self
-                .db
-                .insert(&key(&l.prefix)[..], encode(l, clock))
-                .map_err(io)?
-                .is_none()
-            {
+        for (k, v) in done.put {
+            if self.db.insert(&k[..], v).map_err(io)?.is_none() {
                 self.count.fetch_add(1, Ordering::SeqCst);
             }
         }
-        for p in delete {
-            if self.db.remove(&key(p)[..]).map_err(io)?.is_some() {
+        for k in done.delete {
+            if self.db.remove(&k[..]).map_err(io)?.is_some() {
                 self.count.fetch_sub(1, Ordering::SeqCst);
             }
         }

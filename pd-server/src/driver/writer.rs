@@ -24,7 +24,7 @@ use tokio::sync::mpsc as amsc;
 
 use crate::engine::Effect;
 use crate::lease::Lease;
-use crate::store::{Clock, SledStore};
+use crate::store::{Clock, Committed, SledStore};
 
 /// One loop turn's writes and what waits for them.
 pub struct Job {
@@ -155,8 +155,8 @@ fn run(
         let (puts, forgets) = records(&mut group);
         if !failed {
             match commit(store, mode, clock, &puts, &forgets) {
-                Ok(wrote) => {
-                    if wrote {
+                Ok(committed) => {
+                    if committed.is_some() {
                         last_commit = Some(Instant::now());
                     }
                     send(sock, &group);
@@ -165,9 +165,13 @@ fn run(
                     if !after.is_empty() {
                         let _ = done.send(Done::After(after));
                     }
-                    if let Err(e) = settle(store, clock, &puts, &forgets) {
-                        failed = true;
-                        let _ = done.send(Done::Failed(e));
+                    // Into sled after the Replies left (the journal holds
+                    // the records until a checkpoint).
+                    if let Some(c) = committed {
+                        if let Err(e) = store.settle(c) {
+                            failed = true;
+                            let _ = done.send(Done::Failed(e.to_string()));
+                        }
                     }
                 }
                 Err(e) => {
@@ -212,16 +216,16 @@ fn gather(
     }
 }
 
-/// Commit the group's records; false when it had none (replies only).
+/// Commit the group's records; `None` when it had none (replies only).
 fn commit(
     store: &SledStore,
     mode: Mode,
     clock: Clock,
     puts: &[Lease],
     forgets: &[Prefix],
-) -> Result<bool, String> {
+) -> Result<Option<Committed>, String> {
     if puts.is_empty() && forgets.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     // Without durability (benchmarks only) everything is the same but the
     // fdatasync, so the difference is what durability costs.
@@ -230,23 +234,7 @@ fn commit(
     } else {
         store.commit_unflushed(clock, puts, forgets)
     };
-    r.map_err(|e| e.to_string())?;
-    Ok(true)
-}
-
-/// Put committed records into sled.
-fn settle(
-    store: &SledStore,
-    clock: Clock,
-    puts: &[Lease],
-    forgets: &[Prefix],
-) -> Result<(), String> {
-    if puts.is_empty() && forgets.is_empty() {
-        return Ok(());
-    }
-    store
-        .settle(clock, puts, forgets)
-        .map_err(|e| e.to_string())
+    r.map(Some).map_err(|e| e.to_string())
 }
 
 /// The group's records in submission order (a later record of the same
