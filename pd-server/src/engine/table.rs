@@ -357,21 +357,6 @@ impl Table {
         self.recs.lease(id)
     }
 
-    /// Drop the record of a prefix that is not bound (its id is reused).
-    /// Nothing calls this at run time yet: records are kept so a former
-    /// client gets its prefix back.
-    pub fn forget(&mut self, p: &Prefix) -> Option<Lease> {
-        let id = self.by_prefix.get(&self.recs, p)?;
-        if self.recs.get(id)?.is_active() {
-            return None;
-        }
-        let lease = self.recs.lease(id);
-        self.last.remove_id(&self.recs, id);
-        self.by_prefix.remove(&self.recs, id);
-        self.recs.remove(id);
-        lease
-    }
-
     /// Load a record at start-up. Active ones take their slot (the caller
     /// has already turned expired ones into Expired); returns the record id,
     /// or `None` when the prefix is in no pool or already bound (the record

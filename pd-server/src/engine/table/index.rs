@@ -48,16 +48,6 @@ impl PrefixIndex {
             recs.get(i).map_or(0, |r| hasher.hash_one(r.prefix))
         });
     }
-
-    /// Drop record `id` (call before the record itself goes).
-    pub fn remove(&mut self, recs: &Records, id: Id) {
-        let Some(p) = recs.get(id).map(|r| r.prefix) else {
-            return;
-        };
-        if let Ok(e) = self.map.find_entry(self.hasher.hash_one(p), |&i| i == id) {
-            e.remove();
-        }
-    }
 }
 
 /// Client (DUID, IAID) → record id, for the active and the last-prefix

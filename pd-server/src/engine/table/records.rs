@@ -1,5 +1,5 @@
 //! Binding records, compact: one [`Rec`] per prefix in a `Vec`, addressed by
-//! a dense `u32` id (ids of removed records are reused). The DUID is held
+//! a dense `u32` id (records are never removed at run time). The DUID is held
 //! once, inside the record when short; the interface name is an index into
 //! a small list of names.
 
@@ -69,11 +69,10 @@ struct Extra {
     iface: Option<Arc<str>>,
 }
 
-/// A record's state; `Vacant` marks a free id.
+/// A record's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum State {
-    Vacant,
     Active,
     Released,
     Expired,
@@ -108,13 +107,12 @@ pub struct Rec {
 }
 
 impl Rec {
-    /// The lease state (`None` for a free id).
-    pub fn state(&self) -> Option<LeaseState> {
+    /// The lease state.
+    pub fn state(&self) -> LeaseState {
         match self.state {
-            State::Vacant => None,
-            State::Active => Some(LeaseState::Active),
-            State::Released => Some(LeaseState::Released),
-            State::Expired => Some(LeaseState::Expired),
+            State::Active => LeaseState::Active,
+            State::Released => LeaseState::Released,
+            State::Expired => LeaseState::Expired,
         }
     }
 
@@ -128,11 +126,9 @@ impl Rec {
         self.iaid
     }
 
-    /// Set the state of a live record.
+    /// Set the state.
     pub fn set_state(&mut self, s: LeaseState) {
-        if self.state != State::Vacant {
-            self.state = s.into();
-        }
+        self.state = s.into();
     }
 }
 
@@ -171,11 +167,12 @@ impl Names {
     }
 }
 
-/// The records, with free ids kept for reuse.
+/// The records. One per prefix and never removed at run time (a former
+/// client gets its prefix back), so ids are never freed: the store and the
+/// table are both bounded by the pools' size.
 #[derive(Debug, Default)]
 pub struct Records {
     recs: Vec<Rec>,
-    free: Vec<Id>,
     names: Names,
     /// Long DUIDs and overflow interface names, by record id (rare).
     extra: HashMap<Id, Extra>,
@@ -192,19 +189,15 @@ impl Records {
 
     /// The live record `id`.
     pub fn get(&self, id: Id) -> Option<&Rec> {
-        self.recs
-            .get(usize::try_from(id).ok()?)
-            .filter(|r| r.state != State::Vacant)
+        self.recs.get(usize::try_from(id).ok()?)
     }
 
     /// The live record `id`, to change.
     pub fn get_mut(&mut self, id: Id) -> Option<&mut Rec> {
-        self.recs
-            .get_mut(usize::try_from(id).ok()?)
-            .filter(|r| r.state != State::Vacant)
+        self.recs.get_mut(usize::try_from(id).ok()?)
     }
 
-    /// The client DUID octets of record `id` (empty for a free id).
+    /// The client DUID octets of record `id` (empty for an unknown id).
     pub fn duid_bytes(&self, id: Id) -> &[u8] {
         let Some(r) = self.get(id) else {
             return &[];
@@ -256,8 +249,7 @@ impl Records {
         }
     }
 
-    /// Store a record for `lease` (in a free id if any); `None` when 2^32
-    /// ids are in use.
+    /// Store a record for `lease`; `None` when 2^32 ids are in use.
     pub fn insert(&mut self, lease: &Lease) -> Option<Id> {
         let rec = Rec {
             preferred_until: lease.preferred_until,
@@ -270,20 +262,10 @@ impl Records {
             iaid: lease.client.iaid,
             link: NO_LINK,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                let slot = self.recs.get_mut(usize::try_from(id).ok()?)?;
-                *slot = rec;
-                id
-            }
-            None => {
-                let id = Id::try_from(self.recs.len())
-                    .ok()
-                    .filter(|i| *i != Id::MAX)?;
-                self.recs.push(rec);
-                id
-            }
-        };
+        let id = Id::try_from(self.recs.len())
+            .ok()
+            .filter(|i| *i != Id::MAX)?;
+        self.recs.push(rec);
         self.fill(id, lease, true);
         Some(id)
     }
@@ -302,17 +284,6 @@ impl Records {
         self.fill(id, lease, client);
     }
 
-    /// Free record `id` (its id is reused by the next insert).
-    pub fn remove(&mut self, id: Id) -> bool {
-        let Some(r) = self.get_mut(id) else {
-            return false;
-        };
-        r.state = State::Vacant;
-        self.extra.remove(&id);
-        self.free.push(id);
-        true
-    }
-
     /// The lease of record `id`, built on demand.
     pub fn lease(&self, id: Id) -> Option<Lease> {
         let r = self.get(id)?;
@@ -328,7 +299,7 @@ impl Records {
         Some(Lease {
             prefix: r.prefix,
             client: ClientKey { duid, iaid: r.iaid },
-            state: r.state()?,
+            state: r.state(),
             preferred_until: r.preferred_until,
             valid_until: r.valid_until,
             next_hop: Ipv6Addr::from(r.next_hop),
@@ -336,18 +307,14 @@ impl Records {
         })
     }
 
-    /// Ids of all live records, in id order.
+    /// Ids of all records, in id order.
     pub fn ids(&self) -> impl Iterator<Item = Id> + '_ {
-        self.recs
-            .iter()
-            .zip(0..)
-            .filter(|(r, _)| r.state != State::Vacant)
-            .map(|(_, id)| id)
+        (0..self.recs.len()).filter_map(|i| Id::try_from(i).ok())
     }
 
-    /// Number of live records.
+    /// Number of records.
     pub fn len(&self) -> usize {
-        self.recs.len() - self.free.len()
+        self.recs.len()
     }
 
     /// Are there none?

@@ -144,42 +144,6 @@ fn check_partial(t: &Table) {
 }
 
 #[test]
-fn free_ids_are_reused() {
-    let mut t = table();
-    let a = t
-        .restore(&lease(0, key(1), LeaseState::Released, 10))
-        .unwrap();
-    let b = t
-        .restore(&lease(1, key(2), LeaseState::Released, 10))
-        .unwrap();
-    assert_ne!(a, b);
-    assert!(t.forget(&p(0)).is_some());
-    assert_eq!(t.lease(&p(0)), None);
-    assert_eq!(t.len(), 1);
-    let c = Choice {
-        prefix: p(5),
-        pool: 0,
-    };
-    t.commit(
-        &key(3),
-        c,
-        Timestamp::ZERO,
-        Timestamp::from_secs(9),
-        Ipv6Addr::LOCALHOST,
-        &iface(),
-    );
-    assert_eq!(
-        t.by_prefix.get(&t.recs, &p(5)),
-        Some(a),
-        "the freed id is reused"
-    );
-    assert_eq!(t.lease(&p(5)).unwrap().client, key(3));
-    // An active record is not forgotten.
-    assert!(t.forget(&p(5)).is_none());
-    check(&t);
-}
-
-#[test]
 fn restore_drops_duplicates_and_strays() {
     let mut t = table();
     assert!(t
@@ -272,14 +236,12 @@ fn links_follow_the_binding() {
 enum Op {
     Bind(u8, u64),
     Release(u8),
-    Forget(u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0u8..6, 1u64..100).prop_map(|(c, v)| Op::Bind(c, v)),
         (0u8..16).prop_map(Op::Release),
-        (0u8..16).prop_map(Op::Forget),
     ]
 }
 
@@ -301,7 +263,6 @@ proptest! {
                     prop_assert_eq!(t.active_of(&k), Some(choice.prefix));
                 }
                 Op::Release(i) => { t.deactivate(&p(i), LeaseState::Released); }
-                Op::Forget(i) => { t.forget(&p(i)); }
             }
             check(&t);
         }
