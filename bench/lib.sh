@@ -39,6 +39,7 @@ state-dir = "$1/state"
 duid = "00:03:00:01:02:00:00:00:00:01"
 $([ "${PREF255:-0}" = 1 ] && echo "preference = 255")
 $([ -n "${PD_COMMIT_US:-}" ] && echo "commit-interval-us = $PD_COMMIT_US")
+$([ -n "${PD_RECV_US:-}" ] && echo "receive-interval-us = $PD_RECV_US")
 $([ "${RAPID:-0}" = 1 ] && echo "rapid-commit = true")
 
 [[pool]]

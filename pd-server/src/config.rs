@@ -66,6 +66,7 @@ struct RawServer {
     log_level: Option<String>,
     control_socket: Option<PathBuf>,
     commit_interval_us: Option<u64>,
+    receive_interval_us: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,12 +155,21 @@ pub struct Config {
     /// Group commit: least time between two lease-journal fdatasyncs under
     /// load, in microseconds (0: commit as soon as the last one is done).
     pub commit_interval_us: u64,
+    /// Receive coalescing: least time between two receive turns under
+    /// load, in microseconds (0: read as soon as a datagram is there).
+    pub receive_interval_us: u64,
 }
 
 /// Default of `server.commit-interval-us`.
 pub const DEFAULT_COMMIT_INTERVAL_US: u64 = 1000;
 /// Largest `server.commit-interval-us` (10 ms: a Reply waits at most this).
 pub const MAX_COMMIT_INTERVAL_US: u64 = 10_000;
+
+/// Default of `server.receive-interval-us`.
+pub const DEFAULT_RECEIVE_INTERVAL_US: u64 = 250;
+/// Largest `server.receive-interval-us` (2 ms: a message waits at most this
+/// before it is read).
+pub const MAX_RECEIVE_INTERVAL_US: u64 = 2_000;
 
 /// One `[[pool]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +290,13 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             format!("{commit_interval_us} is more than {MAX_COMMIT_INTERVAL_US} (every Reply may wait this long for its write)"),
         ));
     }
+    let receive_interval_us = s.receive_interval_us.unwrap_or(DEFAULT_RECEIVE_INTERVAL_US);
+    if receive_interval_us > MAX_RECEIVE_INTERVAL_US {
+        return Err(err(
+            "server.receive-interval-us",
+            format!("{receive_interval_us} is more than {MAX_RECEIVE_INTERVAL_US} (every message may wait this long before it is read)"),
+        ));
+    }
     if let Some(filter) = &s.log_level {
         if filter.trim().is_empty() {
             return Err(err("server.log-level", "must not be empty"));
@@ -384,6 +401,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                 .unwrap_or(crate::engine::Limits::default().new_bindings_per_second),
         },
         commit_interval_us,
+        receive_interval_us,
     })
 }
 

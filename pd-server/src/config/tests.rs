@@ -211,3 +211,24 @@ fn commit_interval_has_a_default_and_a_bound() {
     assert_eq!(e.key, "server.commit-interval-us", "{e}");
     assert!(e.reason.contains("more than 10000"), "{e}");
 }
+
+#[test]
+fn receive_interval_has_a_default_and_a_bound() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(
+        c.receive_interval_us,
+        crate::config::DEFAULT_RECEIVE_INTERVAL_US
+    );
+    let c = parse(&GOOD.replace(
+        "rapid-commit = true",
+        "rapid-commit = true\nreceive-interval-us = 0",
+    ))
+    .unwrap();
+    assert_eq!(c.receive_interval_us, 0);
+    let e = fails(&GOOD.replace(
+        "rapid-commit = true",
+        "rapid-commit = true\nreceive-interval-us = 2001",
+    ));
+    assert_eq!(e.key, "server.receive-interval-us", "{e}");
+    assert!(e.reason.contains("more than 2000"), "{e}");
+}

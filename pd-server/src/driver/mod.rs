@@ -176,6 +176,8 @@ impl Daemon {
         let timer = tokio::time::sleep_until(far());
         tokio::pin!(timer);
         let mut armed: Option<Timestamp> = None;
+        let coalesce = Duration::from_micros(self.cfg.receive_interval_us);
+        let mut last_read: Option<Instant> = None;
         loop {
             let wake = self.engine.poll_timeout();
             if wake != armed {
@@ -193,6 +195,7 @@ impl Daemon {
                     match r {
                         Ok(info) => {
                             self.on_datagram(info, &buf, &mut fx);
+                            hold_off(&mut last_read, coalesce);
                             for _ in 1..BATCH {
                                 match self.sock.try_recv(&mut buf) {
                                     Ok(Some(info)) => self.on_datagram(info, &buf, &mut fx),
@@ -321,5 +324,43 @@ impl Daemon {
             "configuration reloaded"
         );
         fx
+    }
+}
+
+/// Receive coalescing (`server.receive-interval-us`): when the last read
+/// turn was less than `interval` ago (the server is under load), wait
+/// out the rest of it so that the messages arriving meanwhile are read
+/// in this turn, one wake-up for several instead of one each. After a
+/// quiet spell a message is read at once. The sleep blocks the loop's
+/// thread; nothing else is due within a few hundred microseconds.
+fn hold_off(last: &mut Option<Instant>, interval: Duration) {
+    if let Some(left) = last.and_then(|t| (t + interval).checked_duration_since(Instant::now())) {
+        std::thread::sleep(left);
+    }
+    *last = Some(Instant::now());
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_off_waits_only_under_load() {
+        let interval = Duration::from_millis(30);
+        // First read, and a read after a quiet spell: at once.
+        let mut last = None;
+        let t = Instant::now();
+        hold_off(&mut last, interval);
+        assert!(t.elapsed() < interval);
+        let mut quiet = Some(Instant::now() - Duration::from_secs(1));
+        let t = Instant::now();
+        hold_off(&mut quiet, interval);
+        assert!(t.elapsed() < interval);
+        // A read right after the last one waits out the interval.
+        let t = Instant::now();
+        hold_off(&mut last, interval);
+        assert!(t.elapsed() >= Duration::from_millis(20), "{:?}", t.elapsed());
+        assert!(last.unwrap() >= t);
     }
 }
