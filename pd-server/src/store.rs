@@ -416,6 +416,7 @@ impl SledStore {
             .try_clone()
             .map_err(|e| jio("checkpoint", old.clone(), e))?;
         let db = self.db.clone();
+        let next = st.journal.seq() + 1;
         // Every record of `old` went into sled before the rotation, so a
         // flush started now covers them all.
         let h = std::thread::Builder::new()
@@ -428,6 +429,11 @@ impl SledStore {
                 if let Some(dir) = old.parent() {
                     journal::sync_dir(dir)
                         .map_err(|e| format!("cannot sync {}: {e}", dir.display()))?;
+                    // The next rotation then takes a zero-filled file at
+                    // once; if this fails, the rotation fills one itself.
+                    if let Err(e) = journal::prepare(dir, next) {
+                        tracing::warn!(journal = %dir.display(), error = %e, "cannot prepare the next lease journal file");
+                    }
                 }
                 Ok(())
             })

@@ -360,7 +360,11 @@ mod tests {
         // A read right after the last one waits out the interval.
         let t = Instant::now();
         hold_off(&mut last, interval);
-        assert!(t.elapsed() >= Duration::from_millis(20), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(20),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(last.unwrap() >= t);
     }
 }

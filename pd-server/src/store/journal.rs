@@ -9,6 +9,15 @@
 //! order (records are whole values keyed by prefix, so replaying a record
 //! sled already holds is harmless), sled is flushed, and they are deleted.
 //!
+//! Each file is zero-filled to [`PREALLOC_BYTES`] and synced before its
+//! first frame, so an append overwrites blocks that are already allocated
+//! and written: its fdatasync then carries no metadata (on ext4, no journal
+//! commit). On the benchmark machine a 1400-octet write + fdatasync took
+//! 135-158 µs (27-37 µs of CPU) into such a file, 232-261 µs (59-61 µs of
+//! CPU) as a plain append. The next file is zero-filled ahead, by the
+//! checkpoint thread, as `<seq>.next` (renamed into place at rotation).
+//! The unused, zero tail of a file is its clean end.
+//!
 //! File `state-dir/leases.journal/<seq>.log`: frames of
 //! `len: u32 LE | crc32: u32 LE | payload[len]`, payload `op | key[17] | value`
 //! with op 1 = put (value = the record, `store::encode`) and 2 = delete.
@@ -18,10 +27,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Journal size at which a new file is started and the old one checkpointed.
 pub const ROTATE_BYTES: u64 = 8 * 1024 * 1024;
+/// Size each file is zero-filled to before use: one rotation's worth and
+/// room for the group that crosses it (a larger group extends the file).
+pub const PREALLOC_BYTES: u64 = ROTATE_BYTES + 1024 * 1024;
 /// Largest payload a frame may carry (a record is at most ~600 octets).
 const MAX_PAYLOAD: usize = 4096;
 const OP_PUT: u8 = 1;
@@ -93,12 +106,15 @@ pub fn decode<E>(
     let mut at = 0usize;
     let mut n = 0u64;
     while at < bytes.len() {
-        match one(bytes.get(at..).unwrap_or_default()) {
+        let rest = bytes.get(at..).unwrap_or_default();
+        match one(rest) {
             Ok((op, used)) => {
                 f(op)?;
                 n += 1;
                 at += used;
             }
+            // The unused, zero-filled part of the file: a clean end.
+            Err(_) if rest.iter().all(|b| *b == 0) => break,
             Err(e) => return Ok((n, Some((at, e)))),
         }
     }
@@ -158,6 +174,58 @@ pub fn file_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:020}.log"))
 }
 
+/// The zero-filled file waiting to become `seq` (not a journal file: replay
+/// ignores it).
+fn next_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.next"))
+}
+
+/// Zero-fill the file for `seq` ahead of its use (`<seq>.next`, written
+/// under a temporary name, synced, then renamed). Called by the checkpoint
+/// thread, off the writer's path; a file already there is kept.
+pub fn prepare(dir: &Path, seq: u64) -> std::io::Result<()> {
+    let next = next_path(dir, seq);
+    if fs::metadata(&next).is_ok_and(|m| m.len() >= PREALLOC_BYTES) {
+        return Ok(());
+    }
+    let tmp = dir.join(format!("{seq:020}.tmp"));
+    zero_filled(&tmp)?;
+    fs::rename(&tmp, &next)?;
+    sync_dir(dir)
+}
+
+/// Create `path` (truncating it) holding [`PREALLOC_BYTES`] zeros, synced.
+fn zero_filled(path: &Path) -> std::io::Result<File> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(path)?;
+    let zeros = vec![0u8; 256 * 1024];
+    let mut left = PREALLOC_BYTES;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64);
+        file.write_all(zeros.get(..n as usize).unwrap_or_default())?;
+        left -= n;
+    }
+    file.sync_all()?;
+    Ok(file)
+}
+
+/// Remove what [`prepare`] left that is not for `seq` (a crash between its
+/// steps, or a file prepared for a sequence the journal did not reach).
+fn clean_prepared(dir: &Path, seq: u64) -> std::io::Result<()> {
+    let keep = next_path(dir, seq);
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let ext = path.extension().and_then(|e| e.to_str());
+        if matches!(ext, Some("tmp" | "next")) && path != keep {
+            fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// fsync a directory, so a created or removed file's name is durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
@@ -173,21 +241,38 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Start file `seq` in `dir` (created durably: the directory is synced).
+    /// Start file `seq` in `dir`, zero-filled (the one [`prepare`] left, or
+    /// filled now) and created durably: the directory is synced. There must
+    /// be no journal file `seq` yet (replay removed them all).
     pub fn create(dir: &Path, seq: u64) -> std::io::Result<Journal> {
         fs::create_dir_all(dir)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(file_path(dir, seq))?;
-        let size = file.metadata()?.len();
+        clean_prepared(dir, seq)?;
+        let path = file_path(dir, seq);
+        if path.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} already exists", path.display()),
+            ));
+        }
+        let next = next_path(dir, seq);
+        let file = if fs::metadata(&next).is_ok_and(|m| m.len() >= PREALLOC_BYTES) {
+            fs::rename(&next, &path)?;
+            OpenOptions::new().write(true).open(&path)?
+        } else {
+            zero_filled(&path)?
+        };
         sync_dir(dir)?;
         Ok(Journal {
             dir: dir.to_path_buf(),
             file,
             seq,
-            size,
+            size: 0,
         })
+    }
+
+    /// The sequence number of the current file.
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// Append `frames` and make them durable (one write, one fdatasync).
@@ -198,7 +283,7 @@ impl Journal {
     /// Append, with the fdatasync only when `sync` (without it only for
     /// measuring what durability costs).
     pub fn append_with(&mut self, frames: &[u8], sync: bool) -> std::io::Result<()> {
-        self.file.write_all(frames)?;
+        self.file.write_all_at(frames, self.size)?;
         if sync {
             self.file.sync_data()?;
         }
@@ -211,7 +296,7 @@ impl Journal {
         file_path(&self.dir, self.seq)
     }
 
-    /// Bytes in the current file.
+    /// Bytes of frames in the current file.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -273,9 +358,15 @@ mod tests {
         let mut bad = b.clone();
         *bad.last_mut().unwrap() ^= 1;
         assert_eq!(collect(&bad).1, Some((first, FrameError::Checksum)));
-        // A zeroed length (pre-allocated or zero-filled tail).
+        // A zero-filled tail is the clean end; a torn frame before it or
+        // anything but zeros after it is not.
         let mut zero = b[..first].to_vec();
         zero.extend_from_slice(&[0; 64]);
+        assert_eq!(collect(&zero), (vec!["put 1 5".to_string()], None));
+        let mut torn = b[..first + 5].to_vec();
+        torn.extend_from_slice(&[0; 64]);
+        assert_eq!(collect(&torn).1, Some((first, FrameError::Checksum)));
+        zero.push(1);
         assert_eq!(collect(&zero).1, Some((first, FrameError::Malformed)));
         // A huge length.
         let mut huge = b.clone();
@@ -302,7 +393,23 @@ mod tests {
             vec![9, 10],
             "{f:?}"
         );
-        assert_eq!(fs::read(&f[1].1).unwrap(), b);
+        let second = fs::read(&f[1].1).unwrap();
+        assert_eq!(second.len() as u64, PREALLOC_BYTES);
+        assert_eq!(&second[..b.len()], &b[..]);
+        assert!(second[b.len()..].iter().all(|x| *x == 0));
+        // A file prepared ahead is used at the next rotation, and stray
+        // prepared files are removed.
+        prepare(&dir, 11).unwrap();
+        fs::write(dir.join("00000000000000000042.tmp"), b"x").unwrap();
+        assert!(next_path(&dir, 11).exists());
+        j.rotate().unwrap();
+        assert!(!next_path(&dir, 11).exists());
+        assert!(!dir.join("00000000000000000042.tmp").exists());
+        assert_eq!(j.seq(), 11);
+        assert!(
+            Journal::create(&dir, 11).is_err(),
+            "never over a journal file"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }
