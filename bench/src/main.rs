@@ -8,6 +8,11 @@
 //! * `flush-cost`: what one durable lease write costs (sled flush vs fdatasync).
 //! * `latency`: parse a perfdhcp `-x t` report (counts, loss, 4-way latency).
 
+/// The same allocator as pd-server (see there), so the in-process restore
+/// measures what the daemon does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod fill;
 mod flushcost;
 mod latency;

@@ -8,6 +8,15 @@ use pd_server::cli::{Cli, Command, LogFormat};
 use pd_server::{config, driver, leases_cmd};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc malloc. The loop allocates per datagram and the
+/// lease writer frees what the loop allocated (jobs cross threads), which
+/// glibc's arenas handle poorly: malloc/free were about 12 % of the loop
+/// thread's samples. Measured in BENCHMARKS.md: about 7 % less CPU per
+/// exchange, a 1 M-lease restore 3.2 s -> 2.5 s. Built with `no_thp`: with
+/// transparent huge pages the restore peaked at 238 MB instead of 200.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logs(format: LogFormat, level: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
