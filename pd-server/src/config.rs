@@ -166,7 +166,7 @@ pub const DEFAULT_COMMIT_INTERVAL_US: u64 = 1000;
 pub const MAX_COMMIT_INTERVAL_US: u64 = 10_000;
 
 /// Default of `server.receive-interval-us`.
-pub const DEFAULT_RECEIVE_INTERVAL_US: u64 = 250;
+pub const DEFAULT_RECEIVE_INTERVAL_US: u64 = 500;
 /// Largest `server.receive-interval-us` (2 ms: a message waits at most this
 /// before it is read).
 pub const MAX_RECEIVE_INTERVAL_US: u64 = 2_000;
