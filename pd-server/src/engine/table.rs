@@ -1,9 +1,10 @@
 //! The binding table: pools, one record per prefix, the active binding of
 //! each client, the last prefix of each former client, and the expiry index.
 //!
-//! Records sit in a `Vec` ([`records`]); the indexes hold record ids
+//! Records sit in fixed-size chunks ([`records`], [`chunks`]); the indexes hold record ids
 //! ([`index`]), so a client's DUID is stored once, in its record.
 
+mod chunks;
 mod index;
 mod records;
 #[cfg(test)]
@@ -72,7 +73,7 @@ pub struct Choice {
 }
 
 impl Table {
-    /// Bytes per record in the table's `Vec` (before the indexes).
+    /// Bytes per record in the table's record chunks (before the indexes).
     pub const RECORD_BYTES: usize = std::mem::size_of::<Rec>();
     /// DUIDs up to this many octets are stored inside the record.
     pub const INLINE_DUID: usize = records::INLINE_DUID;
