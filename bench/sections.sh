@@ -207,7 +207,7 @@ section_scale() {
     POOL_PREFIX=$FULL_POOL
     say "$("$BIN_DIR/pd-bench" fill --state-dir "$d/state" --pool "$POOL_PREFIX" --count "$FULL_COUNT")"
     write_pd_config "$d" "$POOL_PREFIX" "$POOL_LEN" false
-    say "in-process, engine Solicit + Request for new clients, then the flushed write (first one after restore walks the allocator cursor):"
+    say "in-process, engine Solicit + Request for new clients, then the flushed write (the first one is the first new record after the restore):"
     say "$("$BIN_DIR/pd-bench" restore --config "$d/pd-server.toml" --allocations 3 --persist | sed 's/^/  /')"
     start_timed "$d"
     ip netns exec "$NS_C" bash -c "ulimit -v 4000000; timeout 60 perfdhcp -6 -g single -l c0 -e prefix-only \

@@ -13,15 +13,11 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 pub struct ChunkVec<T> {
     /// Every chunk but the last is full; each has capacity [`CHUNK`].
     chunks: Vec<Vec<T>>,
-    len: usize,
 }
 
 impl<T> Default for ChunkVec<T> {
     fn default() -> Self {
-        ChunkVec {
-            chunks: Vec::new(),
-            len: 0,
-        }
+        ChunkVec { chunks: Vec::new() }
     }
 }
 
@@ -35,7 +31,6 @@ impl<T> ChunkVec<T> {
     pub fn with_capacity(n: usize) -> Self {
         ChunkVec {
             chunks: Vec::with_capacity(n.div_ceil(CHUNK)),
-            len: 0,
         }
     }
 
@@ -61,12 +56,14 @@ impl<T> ChunkVec<T> {
                 self.chunks.push(c);
             }
         }
-        self.len += 1;
     }
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.len
+        match self.chunks.last() {
+            Some(last) => (self.chunks.len() - 1) * CHUNK + last.len(),
+            None => 0,
+        }
     }
 }
 
