@@ -1,16 +1,16 @@
 //! The binding table: pools, one record per prefix, the active binding of
-//! each client, the last prefix of each former client, and the expiry index.
+//! each client or else its last prefix, and the expiry index.
 //!
 //! Records sit in fixed-size chunks ([`records`], [`chunks`]); the indexes hold record ids
 //! ([`index`]), so a client's DUID is stored once, in its record.
 
 mod chunks;
+mod expiry;
 mod index;
 mod records;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
@@ -21,14 +21,16 @@ use pd_core::time::Timestamp;
 use crate::config::{PoolConfig, Reservation};
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::pool::Pool;
+use expiry::Expiry;
 use index::{ClientIndex, PrefixIndex};
 pub use records::{Id, NO_LINK};
 use records::{Rec, Records};
 
 /// Pools plus bindings. Invariants: a prefix is `taken` in its pool iff its
-/// record is Active; `active[k] == id` iff record `id` is Active for `k`;
-/// `last[k] == id` only if record `id`'s client is `k`; `expiry` holds
-/// `(valid_until, id)` of exactly the Active records.
+/// record is Active; `clients[k] == id` if record `id` is Active for `k`,
+/// and otherwise `clients[k]`, if any, is a record of `k` (the prefix it
+/// held last); `active` counts the Active records; `expiry` holds exactly
+/// the Active records.
 #[derive(Debug)]
 pub struct Table {
     /// Pool configs, in order.
@@ -37,30 +39,13 @@ pub struct Table {
     reservations: Vec<Reservation>,
     recs: Records,
     by_prefix: PrefixIndex,
-    active: ClientIndex,
-    last: ClientIndex,
-    /// `(valid_until, id)` of the active records, as [`ExpKey`]s.
-    expiry: BTreeSet<ExpKey>,
-}
-
-/// An expiry index key: the deadline (milliseconds) and the record id, big
-/// endian, so byte order is `(deadline, id)` order. 12 bytes with alignment
-/// 1 rather than a 16-byte tuple: the B-tree holds one per active lease.
-type ExpKey = [u8; 12];
-
-fn exp_key(t: Timestamp, id: Id) -> ExpKey {
-    let mut k = [0u8; 12];
-    let (a, b) = k.split_at_mut(8);
-    a.copy_from_slice(&t.as_millis().to_be_bytes());
-    b.copy_from_slice(&id.to_be_bytes());
-    k
-}
-
-fn exp_split(k: &ExpKey) -> (Timestamp, Id) {
-    let (a, b) = k.split_at(8);
-    let t = <[u8; 8]>::try_from(a).map_or(0, u64::from_be_bytes);
-    let id = <[u8; 4]>::try_from(b).map_or(0, u32::from_be_bytes);
-    (Timestamp::from_millis(t), id)
+    /// One index for both: a client with an active binding has no use
+    /// for its last prefix, and a second table sized for every record
+    /// cost ~10 MB per million at a restore.
+    clients: ClientIndex,
+    active: usize,
+    /// The active records by `(valid_until, id)`.
+    expiry: Expiry,
 }
 
 /// A prefix chosen for a client, not yet committed.
@@ -103,9 +88,9 @@ impl Table {
             reservations,
             recs: Records::with_capacity(n),
             by_prefix: PrefixIndex::with_capacity(n),
-            active: ClientIndex::with_capacity(n),
-            last: ClientIndex::with_capacity(n),
-            expiry: BTreeSet::new(),
+            clients: ClientIndex::with_capacity(n),
+            active: 0,
+            expiry: Expiry::with_capacity(n),
         }
     }
 
@@ -148,28 +133,34 @@ impl Table {
 
     /// The client's active prefix.
     pub fn active_of(&self, k: &ClientKey) -> Option<Prefix> {
-        let id = self.active.get(&self.recs, k)?;
-        self.recs.get(id).map(|r| r.prefix)
+        self.client_rec(k)
+            .filter(|r| r.is_active())
+            .map(|r| r.prefix)
+    }
+
+    /// The record `clients` maps `k` to: its active binding, or else the
+    /// prefix it held last.
+    fn client_rec(&self, k: &ClientKey) -> Option<&Rec> {
+        self.recs.get(self.clients.get(&self.recs, k)?)
     }
 
     /// Number of active bindings.
     pub fn active_count(&self) -> usize {
-        self.active.len()
+        self.active
     }
 
     /// Earliest valid-lifetime end among active bindings.
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.expiry.first().map(|k| exp_split(k).0)
+        self.expiry.first(&self.recs)
     }
 
     /// Active prefixes whose valid lifetime ended at or before `now`, in
     /// deadline order.
     pub fn due(&self, now: Timestamp) -> Vec<Prefix> {
         self.expiry
-            .iter()
-            .map(exp_split)
-            .take_while(|(t, _)| *t <= now)
-            .filter_map(|(_, id)| self.recs.get(id).map(|r| r.prefix))
+            .due(&self.recs, now)
+            .into_iter()
+            .filter_map(|id| self.recs.get(id).map(|r| r.prefix))
             .collect()
     }
 
@@ -246,9 +237,8 @@ impl Table {
         wanted.extend(self.reservation(k));
         wanted.extend(hints.iter().filter(|h| !h.addr().is_unspecified()));
         wanted.extend(
-            self.last
-                .get(&self.recs, k)
-                .and_then(|id| self.recs.get(id))
+            self.client_rec(k)
+                .filter(|r| !r.is_active())
                 .map(|r| r.prefix),
         );
         for p in wanted {
@@ -291,18 +281,18 @@ impl Table {
                 }
             }
         }
+        let mut was_active = false;
         if let Some(id) = existing {
             if let Some(r) = self.recs.get(id) {
-                self.expiry.remove(&exp_key(r.valid_until, id));
+                was_active = r.is_active();
+                self.expiry.remove(&self.recs, id);
                 if !self.recs.is_client(id, k) {
                     // The prefix changes hands: the former client forgets it
-                    // (and the indexes forget the record under its key).
-                    self.last.remove_id(&self.recs, id);
-                    self.active.remove_id(&self.recs, id);
+                    // (the index forgets the record under its key).
+                    self.clients.remove_id(&self.recs, id);
                 }
             }
         }
-        self.last.remove(&self.recs, k);
         let lease = Lease {
             prefix: p,
             client: k.clone(),
@@ -328,9 +318,18 @@ impl Table {
                 id
             }
         };
-        if let Some(id) = id {
-            self.expiry.insert(exp_key(valid_until, id));
-            self.active.set(&self.recs, id);
+        match id {
+            Some(id) => {
+                self.expiry.insert(&self.recs, id);
+                // Replaces k's last prefix, if it had one.
+                self.clients.set(&self.recs, id);
+                if !was_active {
+                    self.active += 1;
+                }
+            }
+            None => {
+                self.clients.remove(&self.recs, k);
+            }
         }
         (lease, !extension)
     }
@@ -343,13 +342,23 @@ impl Table {
         if !r.is_active() || state == LeaseState::Active {
             return None;
         }
-        self.expiry.remove(&exp_key(r.valid_until, id));
-        self.active.remove_id(&self.recs, id);
+        self.expiry.remove(&self.recs, id);
+        self.active = self.active.saturating_sub(1);
         if let Some(r) = self.recs.get_mut(id) {
             r.set_state(state);
             r.link = NO_LINK;
         }
-        self.last.set(&self.recs, id);
+        // Now its client's last prefix, unless the client has another
+        // active binding (the engine ends one before it commits another;
+        // should it not, the active one keeps the index).
+        let other = self
+            .clients
+            .get_id(&self.recs, id)
+            .and_then(|j| self.recs.get(j))
+            .is_some_and(|r| r.is_active());
+        if !other {
+            self.clients.set(&self.recs, id);
+        }
         if let Some((_, pool)) = find_pool(&mut self.pools, p) {
             if let Some(slot) = pool.slot_of(p) {
                 pool.free(slot);
@@ -368,11 +377,15 @@ impl Table {
         if self.by_prefix.get(&self.recs, &p).is_some() {
             return None;
         }
+        let active = lease.state == LeaseState::Active;
+        let bound = active
+            && self
+                .client_rec(&lease.client)
+                .is_some_and(|r| r.is_active());
         let pool = self.pools.get_mut(pi)?;
         let slot = pool.slot_of(&p)?;
-        let active = lease.state == LeaseState::Active;
         if active {
-            if self.active.get(&self.recs, &lease.client).is_some() || !pool.take(slot) {
+            if bound || !pool.take(slot) {
                 return None;
             }
         } else {
@@ -386,32 +399,28 @@ impl Table {
         };
         self.by_prefix.insert(&self.recs, id);
         if active {
-            self.active.set(&self.recs, id);
-            self.expiry.insert(exp_key(lease.valid_until, id));
+            // Replaces the client's last prefix, if one came first.
+            self.clients.set(&self.recs, id);
+            self.active += 1;
+            self.expiry.insert(&self.recs, id);
         } else {
             // Several former prefixes of one client: the one it held last
             // (latest valid lifetime; then the higher prefix), whatever the
-            // order the records come in.
-            let newer = match self
-                .last
-                .get(&self.recs, &lease.client)
-                .and_then(|o| self.recs.get(o))
-            {
+            // order the records come in; an active binding wins over all.
+            let newer = match self.client_rec(&lease.client) {
+                Some(old) if old.is_active() => false,
                 Some(old) => (lease.valid_until, lease.prefix) > (old.valid_until, old.prefix),
                 None => true,
             };
             if newer {
-                self.last.set(&self.recs, id);
+                self.clients.set(&self.recs, id);
             }
         }
         Some(id)
     }
 
-    /// After a restore: give back index memory sized for records that
-    /// turned out to be of the other kind.
+    /// After a restore: settle the pools' cursors.
     pub fn restored(&mut self) {
-        self.active.shrink_if_empty();
-        self.last.shrink_if_empty();
         // Records may come in any order (the restore reads two key ranges
         // at once): move each cursor past what the restore took, so the
         // first allocation does not walk it (a bitmap walk, once).

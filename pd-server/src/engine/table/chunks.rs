@@ -58,6 +58,16 @@ impl<T> ChunkVec<T> {
         }
     }
 
+    /// Remove and return the last element (an emptied chunk is freed).
+    pub fn pop(&mut self) -> Option<T> {
+        let last = self.chunks.last_mut()?;
+        let v = last.pop();
+        if last.is_empty() {
+            self.chunks.pop();
+        }
+        v
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match self.chunks.last() {
@@ -92,6 +102,11 @@ mod tests {
             }
             prop_assert!((0..n + 2).all(|i| c.get(i) == v.get(i)));
             prop_assert!(c.chunks.iter().rev().skip(1).all(|k| k.len() == CHUNK));
+            for _ in 0..probe.min(n + 1) {
+                prop_assert_eq!(c.pop(), v.pop());
+                prop_assert_eq!(c.len(), v.len());
+            }
+            prop_assert!(c.chunks.iter().all(|k| !k.is_empty()));
         }
     }
 

@@ -84,23 +84,16 @@ impl ClientIndex {
         }
     }
 
-    /// How many clients.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Give the memory back when empty (after a restore that sized it for
-    /// every record: no released records, say).
-    pub fn shrink_if_empty(&mut self) {
-        if self.map.is_empty() {
-            self.map = HashTable::new();
-        }
-    }
-
     /// The record of client `k`.
     pub fn get(&self, recs: &Records, k: &ClientKey) -> Option<Id> {
         let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
         self.map.find(h, |&id| recs.is_client(id, k)).copied()
+    }
+
+    /// The record that record `id`'s client maps to.
+    pub fn get_id(&self, recs: &Records, id: Id) -> Option<Id> {
+        let h = rec_hash(&self.hasher, recs, id);
+        self.map.find(h, |&i| recs.same_client(i, id)).copied()
     }
 
     /// Map record `id`'s client to `id`, replacing what it mapped to.
