@@ -111,13 +111,28 @@ section_fixed() {
             rate=$(awk -v a="$pp" -v b="$kp" 'BEGIN {m = a < b ? a : b; printf "%d", int(m * 0.8 / 500) * 500}')
             [ "$rate" -gt 0 ] || { say "fixed auto: no peak from the rate section; skipped"; continue; }
             say "(auto rate: 80% of the lower peak = $rate/s)"
+            fixed_at "$rate" "$first"
+            first=0
+            # A peak can be one lucky trial: if either server lost
+            # exchanges at the auto rate, equal load was not measured
+            # there; step down (twice at most) to a rate both carry.
+            local step
+            for step in 1 2; do
+                [ "$FIXED_COMPARABLE" = 1 ] && break
+                rate=$((rate - 1000))
+                [ "$rate" -ge 1000 ] || break
+                say "(auto rate: not every trial of both passed; stepping down to $rate/s)"
+                fixed_at "$rate" 0
+            done
+            continue
         fi
         fixed_at "$rate" "$first"
         first=0
     done
 }
 
-# fixed_at RATE ROUTES(1|0) — REPEAT alternating trials of each variant.
+# fixed_at RATE ROUTES(1|0) — REPEAT alternating trials of each variant;
+# sets FIXED_COMPARABLE=1 when every trial of pd and Kea passed.
 fixed_at() {
     local rate=$1 routes=$2 rep v l=fixed$1
     say "## fixed rate $rate/s: $REPEAT alternating trials each (medians)$([ "$routes" = 1 ] && echo ", then pd with routes on once")"
@@ -148,7 +163,9 @@ fixed_at() {
     # comparable.
     local pp kp n
     pp=$(passes pd "$l") kp=$(passes kea "$l") n=$(trials pd "$l")
+    FIXED_COMPARABLE=0
     if [ "$pp" = "$n" ] && [ "$kp" = "$(trials kea "$l")" ]; then
+        FIXED_COMPARABLE=1
         say "target cpu per exchange <= 0.5x Kea at equal load ($rate/s; every trial of both passed): $(met "$pc" "$kc" 'a <= 0.5 * b')"
     else
         say "target cpu per exchange <= 0.5x Kea at equal load ($rate/s): not comparable (trials passed: pd $pp of $n, kea $kp of $(trials kea "$l"))"
