@@ -29,8 +29,8 @@ use records::{Rec, Records};
 /// Pools plus bindings. Invariants: a prefix is `taken` in its pool iff its
 /// record is Active; `clients[k] == id` if record `id` is Active for `k`,
 /// and otherwise `clients[k]`, if any, is a record of `k` (the prefix it
-/// held last); `active` counts the Active records; `expiry` holds exactly
-/// the Active records.
+/// held last); `expiry` holds exactly the Active records (so its length
+/// is the active count).
 #[derive(Debug)]
 pub struct Table {
     /// Pool configs, in order.
@@ -43,7 +43,6 @@ pub struct Table {
     /// for its last prefix, and a second table sized for every record
     /// cost ~10 MB per million at a restore.
     clients: ClientIndex,
-    active: usize,
     /// The active records by `(valid_until, id)`.
     expiry: Expiry,
 }
@@ -89,7 +88,6 @@ impl Table {
             recs: Records::with_capacity(n),
             by_prefix: PrefixIndex::with_capacity(n),
             clients: ClientIndex::with_capacity(n),
-            active: 0,
             expiry: Expiry::with_capacity(n),
         }
     }
@@ -146,7 +144,7 @@ impl Table {
 
     /// Number of active bindings.
     pub fn active_count(&self) -> usize {
-        self.active
+        self.expiry.len()
     }
 
     /// Earliest valid-lifetime end among active bindings.
@@ -281,10 +279,8 @@ impl Table {
                 }
             }
         }
-        let mut was_active = false;
         if let Some(id) = existing {
-            if let Some(r) = self.recs.get(id) {
-                was_active = r.is_active();
+            if self.recs.get(id).is_some() {
                 self.expiry.remove(&self.recs, id);
                 if !self.recs.is_client(id, k) {
                     // The prefix changes hands: the former client forgets it
@@ -323,9 +319,6 @@ impl Table {
                 self.expiry.insert(&self.recs, id);
                 // Replaces k's last prefix, if it had one.
                 self.clients.set(&self.recs, id);
-                if !was_active {
-                    self.active += 1;
-                }
             }
             None => {
                 self.clients.remove(&self.recs, k);
@@ -343,7 +336,6 @@ impl Table {
             return None;
         }
         self.expiry.remove(&self.recs, id);
-        self.active = self.active.saturating_sub(1);
         if let Some(r) = self.recs.get_mut(id) {
             r.set_state(state);
             r.link = NO_LINK;
@@ -401,7 +393,6 @@ impl Table {
         if active {
             // Replaces the client's last prefix, if one came first.
             self.clients.set(&self.recs, id);
-            self.active += 1;
             self.expiry.insert(&self.recs, id);
         } else {
             // Several former prefixes of one client: the one it held last

@@ -47,7 +47,6 @@ impl Expiry {
     }
 
     /// Records in the index.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -93,7 +92,7 @@ impl Expiry {
         }
         let i = self.heap.len();
         self.heap.push(id);
-        self.set_place(id, u32::try_from(i).unwrap_or(OUT));
+        // sift_up notes the place where `id` ends up.
         self.sift_up(recs, i);
     }
 
