@@ -16,7 +16,9 @@
 # exchanges, for pd, pd-noflush and kea), fixed (all at each of
 # --common-rates, default 10000,auto; auto = 80 % of the lower of pd's and
 # Kea's peaks, stepped down by 1000/s up to twice while a trial of either
-# fails there; plus pd with routes on at the first rate), flush (what one
+# fails there; plus pd with routes on at the first rate; pd's CPU target
+# adds the in-process checkpoint cost per record, as a 10 s trial below
+# ~8000/s fills less than one journal file), flush (what one
 # durable lease write costs: sled flush vs + fdatasync), scale (1M leases
 # restored; allocation in a 99 % full pool), client (pd-client and dhclient:
 # time to a prefix).
@@ -67,7 +69,7 @@ while [ $# -gt 0 ]; do
         SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
         START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000 FLUSH_COUNT=20
         ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

@@ -27,6 +27,25 @@ pub fn client_of(i: u64) -> (ClientKey, Ipv6Addr) {
     (key, pd_core::prefix::link_local_from_mac(mac))
 }
 
+/// The active lease of slot `slot` of 2001:db8::/32 split into /64s, with
+/// the client of [`client_of`] on `s0`, 1 h / 2 h lifetimes (single-lease
+/// micro-benchmarks).
+pub fn lease_of(slot: u64) -> anyhow::Result<Lease> {
+    let pool: Prefix = "2001:db8::/32".parse()?;
+    let (client, next_hop) = client_of(slot);
+    Ok(Lease {
+        prefix: pool
+            .nth_subprefix(64, u128::from(slot))
+            .context("slot out of range")?,
+        client,
+        state: LeaseState::Active,
+        preferred_until: Timestamp::from_secs(3600),
+        valid_until: Timestamp::from_secs(7200),
+        next_hop,
+        iface: "s0".into(),
+    })
+}
+
 /// Write `count` active leases for slots `0..count` of `pool` split into
 /// `/len`s, `batch` per flushed write.
 pub fn run(

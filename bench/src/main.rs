@@ -6,6 +6,7 @@
 //!   (load the store, build the engine), then time one more allocation
 //!   (Solicit + Request through the engine, and the durable write).
 //! * `flush-cost`: what one durable lease write costs (sled flush vs fdatasync).
+//! * `checkpoint`: what folding the journal into sled costs per record.
 //! * `latency`: parse a perfdhcp `-x t` report (counts, loss, 4-way latency).
 
 /// The same allocator as pd-server (see there), so the in-process restore
@@ -13,6 +14,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod checkpoint;
 mod fill;
 mod flushcost;
 mod latency;
@@ -75,6 +77,21 @@ enum Cmd {
         #[arg(long, default_value_t = 500)]
         count: u32,
     },
+    /// Time checkpoints: RECORDS commits of fresh leases, then of rewrites.
+    Checkpoint {
+        /// A scratch directory (removed before and after).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Records per checkpoint (a journal file holds ~80,000).
+        #[arg(long, default_value_t = 80_000)]
+        records: u64,
+        /// Records per commit.
+        #[arg(long, default_value_t = 8)]
+        group: usize,
+        /// Checkpoints per pattern.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
     /// Parse a perfdhcp -x t report: counts, loss, 4-way latency percentiles.
     Latency {
         /// The report file ("-" for stdin).
@@ -100,6 +117,12 @@ fn main() -> anyhow::Result<()> {
         } => restore::run(&config, allocations, persist),
         Cmd::Latency { file } => latency::run(&file),
         Cmd::FlushCost { dir, count } => flushcost::run(&dir, count),
+        Cmd::Checkpoint {
+            dir,
+            records,
+            group,
+            rounds,
+        } => checkpoint::run(&dir, records, group, rounds),
     }
 }
 

@@ -2,18 +2,23 @@
 //!
 //! Durability rule (ARCHITECTURE rule 4): the lease writer makes records
 //! durable with [`SledStore::commit`] (one journal append + fdatasync, see
-//! [`journal`]) before it sends the Replies that grant them, then applies
-//! them to sled with [`SledStore::settle`]. Times are monotonic in memory
+//! [`journal`]) before it sends the Replies that grant them. sled is the
+//! checkpoint: when a journal file is full, a background thread folds its
+//! records into sled block by block ([`blocks`]), flushes sled and deletes
+//! the file ([`SledStore::settle`] starts it). Times are monotonic in memory
 //! and wall-clock Unix seconds on disk; [`Clock`] (in `record.rs`, with the
 //! record format) is the only conversion point.
 
+pub mod blocks;
 pub mod journal;
 mod mark;
 mod record;
 
+use blocks::Key;
 use record::decode_with;
 pub use record::{decode, encode, key, Clock};
 
+use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -101,29 +106,25 @@ pub enum StoreError {
 pub trait LeaseStore {
     /// Every record (active, released, expired).
     fn load(&self, clock: Clock) -> Result<Vec<Lease>, StoreError>;
-    /// Write these records and delete these prefixes, then flush once.
+    /// Write these records and delete these prefixes durably (one journal
+    /// append + fdatasync), then raise the mark.
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError>;
-}
-
-/// Records a commit made durable, encoded once: what
-/// [`SledStore::settle`] puts into sled.
-#[derive(Debug)]
-pub struct Committed {
-    put: Vec<([u8; 17], Vec<u8>)>,
-    delete: Vec<[u8; 17]>,
 }
 
 /// sled-backed store in `state-dir/leases`, with its journal in
 /// `state-dir/leases.journal`.
 pub struct SledStore {
     db: sled::Db,
+    /// The records, in blocks ([`blocks::TREE`]).
+    blocks: sled::Tree,
     journal: Mutex<JournalState>,
     /// sled's log file: its flush ends in sync_file_range, which does not
     /// make appended data survive a power cut; we fdatasync it as well.
     log_file: std::fs::File,
     path: PathBuf,
     mark_path: PathBuf,
-    /// Records in the database (counted at load, kept up to date by writes).
+    /// Records in sled and the journal together (counted at load, kept up
+    /// to date by commits).
     count: AtomicU64,
     /// The value last written to the mark file.
     marked: AtomicU64,
@@ -137,6 +138,50 @@ struct JournalState {
     buf: Vec<u8>,
     /// The background checkpoint in flight, if any.
     checkpoint: Option<std::thread::JoinHandle<Result<(), String>>>,
+    /// Which records exist, in sled and the journal together; `None`
+    /// until the first load or commit builds it from sled.
+    present: Option<Present>,
+}
+
+/// Which records exist: per block, one bit per index (a million dense
+/// leases: 62,500 entries, ~3 MB). It tells a new record from a rewrite
+/// without reading sled on the commit path (a read of a block not in
+/// sled's cache cost ~30 µs), and the count, hence the mark, depends on it.
+#[derive(Default)]
+struct Present {
+    blocks: HashMap<Key, u16, foldhash::fast::RandomState>,
+    count: u64,
+}
+
+impl Present {
+    /// Note a record under `key`; true if it is new.
+    fn insert(&mut self, key: &Key) -> bool {
+        let Some((block, index)) = blocks::block_of(key) else {
+            return false;
+        };
+        let bits = self.blocks.entry(block).or_insert(0);
+        let new = *bits & (1 << index) == 0;
+        *bits |= 1 << index;
+        self.count += u64::from(new);
+        new
+    }
+
+    /// Note that `key` holds no record; true if it held one.
+    fn remove(&mut self, key: &Key) -> bool {
+        let Some((block, index)) = blocks::block_of(key) else {
+            return false;
+        };
+        let Some(bits) = self.blocks.get_mut(&block) else {
+            return false;
+        };
+        let had = *bits & (1 << index) != 0;
+        *bits &= !(1 << index);
+        if *bits == 0 {
+            self.blocks.remove(&block);
+        }
+        self.count -= u64::from(had);
+        had
+    }
 }
 
 /// sled page cache size.
@@ -159,6 +204,12 @@ impl SledStore {
                 path: path.clone(),
                 source,
             })?;
+        let blocks = db
+            .open_tree(blocks::TREE)
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
         let log_file = std::fs::File::open(path.join("db")).map_err(|e| {
             StoreError::Mark(format!("cannot open {}: {e}", path.join("db").display()))
         })?;
@@ -166,8 +217,9 @@ impl SledStore {
         let marked = mark::read(&mark_path)
             .map_err(StoreError::Mark)?
             .unwrap_or(0);
+        migrate(&db, &blocks, &log_file)?;
         let jdir = dir.join("leases.journal");
-        let next = replay(&db, &log_file, &jdir)?;
+        let next = replay(&db, &blocks, &log_file, &jdir)?;
         let journal =
             journal::Journal::create(&jdir, next).map_err(|source| StoreError::JournalIo {
                 op: "create",
@@ -176,10 +228,12 @@ impl SledStore {
             })?;
         Ok(SledStore {
             db,
+            blocks,
             journal: Mutex::new(JournalState {
                 journal,
                 buf: Vec::new(),
                 checkpoint: None,
+                present: None,
             }),
             log_file,
             path,
@@ -199,35 +253,57 @@ impl LeaseStore for SledStore {
     }
 
     fn write(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        let done = self.commit(clock, put, delete)?;
-        self.settle(done)
+        self.commit(clock, put, delete)?;
+        self.save_mark()?;
+        self.settle()
     }
 }
 
 impl SledStore {
-    /// Hand every record to `f` in prefix order, without collecting them
-    /// (a restore of a million leases need not hold them twice).
+    /// Hand every record to `f` in block order, without collecting them (a
+    /// restore of a million leases need not hold them twice). Whatever the
+    /// journal holds is checkpointed first (at start, replay left none).
     pub fn load_each(&self, clock: Clock, f: impl FnMut(Lease)) -> Result<u64, StoreError> {
-        let found = self.load_part(.., clock, f)?;
+        self.sync(true)?;
+        let found = self.read_all(clock, f)?;
         self.loaded(found)
     }
 
-    /// Hand every record in `range` of keys to `f` in prefix order; records
-    /// decoded in one pass share their interface name.
-    fn load_part<R: std::ops::RangeBounds<[u8; 17]>>(
-        &self,
-        range: R,
-        clock: Clock,
-        mut f: impl FnMut(Lease),
-    ) -> Result<u64, StoreError> {
-        let mut found = 0u64;
+    /// Decode every record in sled (records decoded in one pass share their
+    /// interface name) and note which exist.
+    fn read_all(&self, clock: Clock, mut f: impl FnMut(Lease)) -> Result<u64, StoreError> {
         let mut iface = None;
-        for kv in self.db.range(range) {
-            let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
-            f(decode_with(&k, &v, clock, &mut iface)?);
-            found += 1;
-        }
+        let present = self.scan(|key, record| {
+            f(decode_with(key, record, clock, &mut iface)?);
+            Ok(())
+        })?;
+        let found = present.count;
+        self.journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .present = Some(present);
         Ok(found)
+    }
+
+    /// Every record in sled, in block order, to `f`; returns which exist.
+    fn scan(
+        &self,
+        mut f: impl FnMut(&Key, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<Present, StoreError> {
+        let mut present = Present::default();
+        for kv in self.blocks.iter() {
+            let (k, v) = kv.map_err(|source| StoreError::Io { op: "read", source })?;
+            let block: Key = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                key: hex(&k),
+                reason: "block key is not 17 octets",
+            })?;
+            for (index, record) in blocks::decode(&block, &v)? {
+                let key = blocks::record_key(&block, index);
+                f(&key, record)?;
+                present.insert(&key);
+            }
+        }
+        Ok(present)
     }
 
     /// The whole store was read and held `found` records: check them
@@ -243,6 +319,8 @@ impl SledStore {
             });
         }
         self.count.store(found, Ordering::SeqCst);
+        // What was read is durable: from now on fewer is damage.
+        self.save_mark()?;
         Ok(found)
     }
 
@@ -256,14 +334,8 @@ impl SledStore {
 impl SledStore {
     /// Make these records durable: their frames into the journal with one
     /// write and one fdatasync. When it returns, a Reply granting them may
-    /// leave. The records, encoded once, come back to be handed to
-    /// [`settle`](Self::settle) before the next commit.
-    pub fn commit(
-        &self,
-        clock: Clock,
-        put: &[Lease],
-        delete: &[Prefix],
-    ) -> Result<Committed, StoreError> {
+    /// leave; call [`settle`](Self::settle) after the Replies left.
+    pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
         self.commit_with(clock, put, delete, true)
     }
 
@@ -274,7 +346,7 @@ impl SledStore {
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
-    ) -> Result<Committed, StoreError> {
+    ) -> Result<(), StoreError> {
         self.commit_with(clock, put, delete, false)
     }
 
@@ -284,31 +356,36 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
         sync: bool,
-    ) -> Result<Committed, StoreError> {
-        if !delete.is_empty() {
-            // Lower the mark before records go, so a crash in between
-            // never looks like damage.
-            let low = self
-                .count
-                .load(Ordering::SeqCst)
-                .saturating_sub(delete.len() as u64);
-            self.set_mark(low.min(self.marked.load(Ordering::SeqCst)))?;
-        }
-        let done = Committed {
-            put: put
-                .iter()
-                .map(|l| (key(&l.prefix), encode(l, clock)))
-                .collect(),
-            delete: delete.iter().map(key).collect(),
-        };
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<(), StoreError> {
+        let mut guard = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let st = &mut *guard;
         let mut buf = std::mem::take(&mut st.buf);
         buf.clear();
-        for (k, v) in &done.put {
-            journal::frame_put(&mut buf, k, v);
+        if st.present.is_none() {
+            // No load yet (offline tools): sled holds every record now,
+            // as opening folded the journal into it.
+            st.present = Some(self.scan(|_, _| Ok(()))?);
         }
-        for k in &done.delete {
-            journal::frame_delete(&mut buf, k);
+        let present = st.present.get_or_insert_with(Present::default);
+        // Puts before deletes, as the frames go: every prefix of the frames
+        // (what a torn write leaves) holds at least the final count.
+        // (`present` changes before the write: if it fails, the writer
+        // stops and nothing is committed after.)
+        for l in put {
+            let k = key(&l.prefix);
+            journal::frame_put(&mut buf, &k, &encode(l, clock));
+            present.insert(&k);
+        }
+        for p in delete {
+            let k = key(p);
+            journal::frame_delete(&mut buf, &k);
+            present.remove(&k);
+        }
+        let count = present.count;
+        // Lower the mark before records go, so a crash in between never
+        // looks like damage.
+        if count < self.marked.load(Ordering::SeqCst) {
+            self.set_mark(count)?;
         }
         let r = st.journal.append_with(&buf, sync);
         st.buf = buf;
@@ -317,13 +394,13 @@ impl SledStore {
             path: st.journal.path(),
             source,
         })?;
-        Ok(done)
+        self.count.store(count, Ordering::SeqCst);
+        Ok(())
     }
 
-    /// Apply committed records to sled (unflushed: the journal holds them
-    /// until a checkpoint flushes sled) and start a checkpoint when due.
-    pub fn settle(&self, done: Committed) -> Result<(), StoreError> {
-        self.apply(done)?;
+    /// After a commit's Replies left: collect a finished checkpoint, and
+    /// start one when the journal file is full.
+    pub fn settle(&self) -> Result<(), StoreError> {
         let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         self.checkpoint(&mut st, false)
     }
@@ -339,57 +416,57 @@ impl SledStore {
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
-        self.apply(Committed {
-            put: put
-                .iter()
-                .map(|l| (key(&l.prefix), encode(l, clock)))
-                .collect(),
-            delete: delete.iter().map(key).collect(),
-        })
+        let values: Vec<Vec<u8>> = put.iter().map(|l| encode(l, clock)).collect();
+        let changes: Vec<blocks::Change<'_>> = put
+            .iter()
+            .zip(&values)
+            .map(|(l, v)| (key(&l.prefix), Some(&v[..])))
+            .chain(delete.iter().map(|p| (key(p), None)))
+            .collect();
+        let (added, removed) = blocks::apply(&self.blocks, &changes)?;
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = match &mut st.present {
+            Some(present) => {
+                for (k, v) in &changes {
+                    if v.is_some() {
+                        present.insert(k);
+                    } else {
+                        present.remove(k);
+                    }
+                }
+                present.count
+            }
+            None => (self.count.load(Ordering::SeqCst) + added).saturating_sub(removed),
+        };
+        self.count.store(count, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Flush sled and fdatasync its log, bypassing the journal (offline
     /// tools that wrote with [`write_unflushed`](Self::write_unflushed)).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|source| StoreError::Io {
-            op: "flush",
-            source,
-        })?;
-        self.log_file
-            .sync_data()
-            .map_err(|source| StoreError::JournalIo {
-                op: "fdatasync",
-                path: self.path.join("db"),
-                source,
-            })
+        flush_sled(&self.db, &self.log_file)
     }
 
     /// Finish the checkpoint in flight, if any, and report its result.
     /// With `force`, also checkpoint the current journal now and wait.
     pub fn sync(&self, force: bool) -> Result<(), StoreError> {
         let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(h) = st.checkpoint.take() {
-            join(h)?;
-        }
+        finish(&mut st)?;
         self.checkpoint(&mut st, force)?;
-        match st.checkpoint.take() {
-            Some(h) => join(h),
-            None => Ok(()),
-        }
+        finish(&mut st)
     }
 
     /// Collect a finished checkpoint (its error, if it failed) without
-    /// waiting. It never starts one: only [`settle`](Self::settle) does,
-    /// when every committed record is in sled. A writer holding the journal
-    /// right now means there is nothing to collect yet.
+    /// waiting. It never starts one: only [`settle`](Self::settle) does.
+    /// A writer holding the journal right now means there is nothing to
+    /// collect yet.
     pub fn poll(&self) -> Result<(), StoreError> {
         let Ok(mut st) = self.journal.try_lock() else {
             return Ok(());
         };
         if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
-            if let Some(h) = st.checkpoint.take() {
-                join(h)?;
-            }
+            finish(&mut st)?;
         }
         Ok(())
     }
@@ -398,9 +475,7 @@ impl SledStore {
     /// enough (or `force`) and none is in flight.
     fn checkpoint(&self, st: &mut JournalState, force: bool) -> Result<(), StoreError> {
         if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
-            if let Some(h) = st.checkpoint.take() {
-                join(h)?;
-            }
+            finish(st)?;
         }
         let big = st.journal.size() >= journal::ROTATE_BYTES;
         if st.checkpoint.is_some() || !(big || force && st.journal.size() > 0) {
@@ -416,14 +491,18 @@ impl SledStore {
             .try_clone()
             .map_err(|e| jio("checkpoint", old.clone(), e))?;
         let db = self.db.clone();
+        let tree = self.blocks.clone();
         let next = st.journal.seq() + 1;
-        // Every record of `old` went into sled before the rotation, so a
-        // flush started now covers them all.
         let h = std::thread::Builder::new()
             .name("pd-checkpoint".into())
             .spawn(move || {
-                db.flush().map_err(|e| format!("sled flush: {e}"))?;
-                log.sync_data().map_err(|e| format!("fdatasync: {e}"))?;
+                let bytes = std::fs::read(&old)
+                    .map_err(|e| format!("cannot read {}: {e}", old.display()))?;
+                // The writer wrote this file whole before the rotation.
+                if let (_, Some((at, why))) = fold_file(&tree, &bytes).map_err(|e| e.to_string())? {
+                    return Err(format!("{} is damaged at octet {at} ({})", old.display(), why.as_str()));
+                }
+                flush_sled(&db, &log).map_err(|e| e.to_string())?;
                 std::fs::remove_file(&old)
                     .map_err(|e| format!("cannot remove {}: {e}", old.display()))?;
                 if let Some(dir) = old.parent() {
@@ -442,30 +521,8 @@ impl SledStore {
         Ok(())
     }
 
-    /// The records into sled (unflushed).
-    fn apply(&self, done: Committed) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io {
-            op: "write",
-            source,
-        };
-        // Plain inserts, not `apply_batch`: records are independent (one per
-        // prefix) and the journal already made them durable; `insert` also
-        // tells whether the record is new.
-        for (k, v) in done.put {
-            if self.db.insert(&k[..], v).map_err(io)?.is_none() {
-                self.count.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        for k in done.delete {
-            if self.db.remove(&k[..]).map_err(io)?.is_some() {
-                self.count.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        Ok(())
-    }
-
-    /// Raise the mark to the current record count (call after a successful
-    /// flush: the driver does it on its periodic tick and at shutdown).
+    /// Raise the mark to the current record count (the writer does it once
+    /// a second and as it stops: the count covers only durable commits).
     pub fn save_mark(&self) -> Result<(), StoreError> {
         let count = self.count.load(Ordering::SeqCst);
         if count != self.marked.load(Ordering::SeqCst) {
@@ -483,18 +540,105 @@ impl SledStore {
     }
 }
 
-fn join(h: std::thread::JoinHandle<Result<(), String>>) -> Result<(), StoreError> {
+/// Wait for the checkpoint in flight, if any: its keys are in sled now.
+fn finish(st: &mut JournalState) -> Result<(), StoreError> {
+    let Some(h) = st.checkpoint.take() else {
+        return Ok(());
+    };
     match h.join() {
-        Ok(r) => r.map_err(StoreError::Checkpoint),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Checkpoint(e)),
         Err(_) => Err(StoreError::Checkpoint(
             "the checkpoint thread panicked".into(),
         )),
     }
 }
 
-/// Replay the journal files left in `jdir` into sled, flush sled, delete
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sled's flush ends in sync_file_range, which does not make appended data
+/// survive a power cut: its log is fdatasynced as well.
+fn flush_sled(db: &sled::Db, log: &std::fs::File) -> Result<(), StoreError> {
+    db.flush().map_err(|source| StoreError::Io {
+        op: "flush",
+        source,
+    })?;
+    log.sync_data().map_err(|e| StoreError::Io {
+        op: "fdatasync",
+        source: sled::Error::Io(e),
+    })
+}
+
+/// Fold the frames of one journal file into the blocks; returns how many
+/// there were and where decoding stopped early, if it did (the frames
+/// before that point are folded).
+fn fold_file(
+    tree: &sled::Tree,
+    bytes: &[u8],
+) -> Result<(u64, Option<(usize, journal::FrameError)>), StoreError> {
+    let mut changes = Vec::new();
+    let (n, stop) = journal::decode::<std::convert::Infallible>(bytes, |op| {
+        changes.push(match op {
+            journal::Op::Put(k, v) => (*k, Some(v)),
+            journal::Op::Delete(k) => (*k, None),
+        });
+        Ok(())
+    })
+    .unwrap_or_else(|never| match never {});
+    blocks::apply(tree, &changes)?;
+    Ok((n, stop))
+}
+
+/// Move records that a build before the blocks left in sled's default tree
+/// (one key per prefix) into the blocks, once.
+fn migrate(db: &sled::Db, tree: &sled::Tree, log: &std::fs::File) -> Result<(), StoreError> {
+    let read = |source| StoreError::Io { op: "read", source };
+    let mut moved = 0u64;
+    loop {
+        let batch = db
+            .iter()
+            .take(4096)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read)?;
+        if batch.is_empty() {
+            break;
+        }
+        let changes = batch
+            .iter()
+            .map(|(k, v)| {
+                let k: Key = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    key: hex(k),
+                    reason: "key is not 17 octets",
+                })?;
+                Ok((k, Some(v.as_ref())))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        blocks::apply(tree, &changes)?;
+        for (k, _) in &batch {
+            db.remove(k).map_err(|source| StoreError::Io {
+                op: "write",
+                source,
+            })?;
+        }
+        moved += batch.len() as u64;
+    }
+    if moved > 0 {
+        flush_sled(db, log)?;
+        tracing::info!(records = moved, "lease database moved to blocks");
+    }
+    Ok(())
+}
+
+/// Fold the journal files left in `jdir` into sled, flush sled, delete
 /// them; returns the sequence number for the next file.
-fn replay(db: &sled::Db, log: &std::fs::File, jdir: &Path) -> Result<u64, StoreError> {
+fn replay(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    log: &std::fs::File,
+    jdir: &Path,
+) -> Result<u64, StoreError> {
     let jio = |op, path: &Path, source| StoreError::JournalIo {
         op,
         path: path.to_path_buf(),
@@ -506,43 +650,33 @@ fn replay(db: &sled::Db, log: &std::fs::File, jdir: &Path) -> Result<u64, StoreE
     };
     for (seq, path) in &files {
         let bytes = std::fs::read(path).map_err(|e| jio("read", path, e))?;
-        let (n, stop) = journal::decode(&bytes, |op| match op {
-            journal::Op::Put(k, v) => db.insert(&k[..], v).map(drop),
-            journal::Op::Delete(k) => db.remove(&k[..]).map(drop),
-        })
-        .map_err(|source| StoreError::Io {
-            op: "journal replay",
-            source,
-        })?;
-        match stop {
-            None => {}
+        if *seq != newest {
+            // Damage in a file that is not the newest: nothing of it goes.
+            if let (_, Some((offset, why))) =
+                journal::decode::<()>(&bytes, |_| Ok(())).unwrap_or_default()
+            {
+                return Err(StoreError::JournalDamaged {
+                    path: path.clone(),
+                    offset,
+                    reason: why.as_str(),
+                });
+            }
+        }
+        let (n, stop) = fold_file(tree, &bytes)?;
+        if let Some((at, why)) = stop {
             // The newest file may end in a write that never completed; its
             // Replies never left (they wait for the fdatasync).
-            Some((at, why)) if *seq == newest => tracing::warn!(
+            tracing::warn!(
                 journal = %path.display(),
                 records = n,
                 dropped_octets = bytes.len() - at,
                 reason = why.as_str(),
                 "lease journal ends in an unfinished write; dropped it"
-            ),
-            Some((offset, why)) => {
-                return Err(StoreError::JournalDamaged {
-                    path: path.clone(),
-                    offset,
-                    reason: why.as_str(),
-                })
-            }
+            );
         }
         tracing::info!(journal = %path.display(), records = n, "lease journal replayed");
     }
-    db.flush().map_err(|source| StoreError::Io {
-        op: "flush",
-        source,
-    })?;
-    log.sync_data().map_err(|e| StoreError::Io {
-        op: "fdatasync",
-        source: sled::Error::Io(e),
-    })?;
+    flush_sled(db, log)?;
     for (_, path) in &files {
         std::fs::remove_file(path).map_err(|e| jio("remove", path, e))?;
     }

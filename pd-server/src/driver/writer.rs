@@ -24,7 +24,7 @@ use tokio::sync::mpsc as amsc;
 
 use crate::engine::Effect;
 use crate::lease::Lease;
-use crate::store::{Clock, Committed, SledStore};
+use crate::store::{Clock, SledStore};
 
 /// One loop turn's writes and what waits for them.
 pub struct Job {
@@ -156,7 +156,7 @@ fn run(
         if !failed {
             match commit(store, mode, clock, &puts, &forgets) {
                 Ok(committed) => {
-                    if committed.is_some() {
+                    if committed {
                         last_commit = Some(Instant::now());
                     }
                     send(sock, &group);
@@ -165,10 +165,10 @@ fn run(
                     if !after.is_empty() {
                         let _ = done.send(Done::After(after));
                     }
-                    // Into sled after the Replies left (the journal holds
-                    // the records until a checkpoint).
-                    if let Some(c) = committed {
-                        if let Err(e) = store.settle(c) {
+                    // A checkpoint, when one is due, starts after the
+                    // Replies left.
+                    if committed {
+                        if let Err(e) = store.settle() {
                             failed = true;
                             let _ = done.send(Done::Failed(e.to_string()));
                         }
@@ -216,16 +216,16 @@ fn gather(
     }
 }
 
-/// Commit the group's records; `None` when it had none (replies only).
+/// Commit the group's records; false when it had none (replies only).
 fn commit(
     store: &SledStore,
     mode: Mode,
     clock: Clock,
     puts: &[Lease],
     forgets: &[Prefix],
-) -> Result<Option<Committed>, String> {
+) -> Result<bool, String> {
     if puts.is_empty() && forgets.is_empty() {
-        return Ok(None);
+        return Ok(false);
     }
     // Without durability (benchmarks only) everything is the same but the
     // fdatasync, so the difference is what durability costs.
@@ -234,7 +234,7 @@ fn commit(
     } else {
         store.commit_unflushed(clock, puts, forgets)
     };
-    r.map(Some).map_err(|e| e.to_string())
+    r.map(|()| true).map_err(|e| e.to_string())
 }
 
 /// The group's records in submission order (a later record of the same

@@ -2,12 +2,13 @@
 //! loop turn's records durable with one `write` and one `fdatasync` on the
 //! loop thread (ARCHITECTURE rule 4), instead of a sled flush per turn.
 //!
-//! sled stays the lease database: every record also goes into sled
-//! (unflushed). When a journal file grows past [`ROTATE_BYTES`] a new one is
-//! started and a background checkpoint flushes sled and then deletes the old
-//! file. At open, whatever journal files are left are replayed into sled in
-//! order (records are whole values keyed by prefix, so replaying a record
-//! sled already holds is harmless), sled is flushed, and they are deleted.
+//! sled stays the lease database, as the checkpoint: when a journal file
+//! grows past [`ROTATE_BYTES`] a new one is started and a background thread
+//! folds the old file's records into sled's blocks (`store::blocks`),
+//! flushes sled and then deletes the file. At open, whatever journal files
+//! are left are folded the same way in order (records are whole values
+//! keyed by prefix, so folding a record sled already holds is harmless),
+//! sled is flushed, and they are deleted.
 //!
 //! Each file is zero-filled to [`PREALLOC_BYTES`] and synced before its
 //! first frame, so an append overwrites blocks that are already allocated
@@ -99,9 +100,9 @@ impl FrameError {
 
 /// Decode the frames of `bytes` in order, calling `f` for each. Returns the
 /// number of frames and, if decoding stopped early, the offset and reason.
-pub fn decode<E>(
-    bytes: &[u8],
-    mut f: impl FnMut(Op<'_>) -> Result<(), E>,
+pub fn decode<'a, E>(
+    bytes: &'a [u8],
+    mut f: impl FnMut(Op<'a>) -> Result<(), E>,
 ) -> Result<(u64, Option<(usize, FrameError)>), E> {
     let mut at = 0usize;
     let mut n = 0u64;

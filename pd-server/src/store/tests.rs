@@ -317,23 +317,138 @@ fn big_journal_rotates_by_itself() {
 }
 
 #[test]
-fn parts_of_the_key_range_add_up_to_the_whole() {
+fn one_pass_shares_interface_names_and_fills_blocks() {
     let dir = tmp("parts");
     let s = SledStore::open(&dir).unwrap();
     let all: Vec<Lease> = (1..=100).map(|n| lease(n, LeaseState::Active)).collect();
     s.write(CLOCK, &all, &[]).unwrap();
-    let m = key(&lease(50, LeaseState::Active).prefix);
-    let (mut lo, mut hi) = (Vec::new(), Vec::new());
-    let a = s.load_part(..m, CLOCK, |l| lo.push(l)).unwrap();
-    let b = s.load_part(m.., CLOCK, |l| hi.push(l)).unwrap();
-    assert_eq!((a, b), (49, 51));
-    assert!(
-        lo.iter().all(|l| !hi.iter().any(|h| h.prefix == l.prefix)),
-        "disjoint"
-    );
-    // Records decoded in one pass share one interface name.
-    assert!(hi.windows(2).all(|w| Arc::ptr_eq(&w[0].iface, &w[1].iface)));
-    assert_eq!(hi[0], all[49]);
-    assert_eq!(s.loaded(a + b).unwrap(), 100);
+    let got = s.load(CLOCK).unwrap();
+    assert_eq!(got, all);
+    assert!(got
+        .windows(2)
+        .all(|w| Arc::ptr_eq(&w[0].iface, &w[1].iface)));
+    // Prefixes 1..=100 of one /64 run: blocks 0..=6 of sixteen.
+    assert_eq!(s.blocks.len(), 7);
+    assert!(s.db.is_empty(), "nothing in sled's default tree");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rewrites_and_deletes_keep_the_count_exact() {
+    let dir = tmp("count");
+    let s = SledStore::open(&dir).unwrap();
+    s.load(CLOCK).unwrap();
+    let all: Vec<Lease> = (1..=30).map(|n| lease(n, LeaseState::Active)).collect();
+    s.write(CLOCK, &all[..20], &[]).unwrap();
+    // Into sled, so that what follows is counted against the blocks.
+    s.sync(true).unwrap();
+    // Rewrites of records in sled, in the journal and twice in one
+    // commit; deletes of present and absent ones.
+    s.write(CLOCK, &all[10..30], &[]).unwrap();
+    s.write(
+        CLOCK,
+        &[all[0].clone(), all[25].clone(), all[25].clone()],
+        &[
+            all[1].prefix,
+            all[26].prefix,
+            lease(99, LeaseState::Active).prefix,
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.count.load(Ordering::SeqCst), 28);
+    s.save_mark().unwrap();
+    drop(s);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("leases.count"))
+            .unwrap()
+            .trim(),
+        "28"
+    );
+    let r = open_retrying(&dir).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap().len(), 28);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn records_of_an_older_build_move_into_blocks() {
+    let dir = tmp("migrate");
+    let all: Vec<Lease> = (1..=40).map(|n| lease(n, LeaseState::Active)).collect();
+    {
+        // What a build before the blocks wrote: one key per prefix in
+        // sled's default tree.
+        let db = sled::open(dir.join("leases")).unwrap();
+        for l in &all {
+            db.insert(&key(&l.prefix)[..], encode(l, CLOCK)).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let s = open_retrying(&dir).unwrap();
+    assert!(s.db.is_empty(), "the old keys are gone");
+    assert_eq!(s.load(CLOCK).unwrap(), all);
+    drop(s);
+    let r = open_retrying(&dir).unwrap();
+    assert_eq!(r.load(CLOCK).unwrap(), all);
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_garbled_block_names_itself() {
+    let dir = tmp("garbled");
+    let s = SledStore::open(&dir).unwrap();
+    s.write(CLOCK, &[lease(3, LeaseState::Active)], &[])
+        .unwrap();
+    s.sync(true).unwrap();
+    let block = blocks::block_of(&key(&lease(3, LeaseState::Active).prefix))
+        .unwrap()
+        .0;
+    s.blocks.insert(block, &[1u8, 3, 9, 0, 1][..]).unwrap();
+    match s.load(CLOCK) {
+        Err(e @ StoreError::Corrupt { .. }) => {
+            assert!(
+                e.to_string().contains("20010db8222200000000000000000000"),
+                "{e}"
+            );
+            assert!(e.to_string().contains("block truncated"), "{e}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_journal_folded_twice_changes_nothing() {
+    // A crash after a checkpoint flushed sled but before it deleted the
+    // journal file: the next open folds the same records again.
+    let dir = tmp("fold-twice");
+    let s = SledStore::open(&dir).unwrap();
+    s.load(CLOCK).unwrap();
+    let all: Vec<Lease> = (1..=40).map(|n| lease(n, LeaseState::Active)).collect();
+    s.write(CLOCK, &all, &[all[7].prefix]).unwrap();
+    let copy = journal_only(&dir, "fold-twice-journal");
+    s.sync(true).unwrap();
+    drop(s);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let jdir = dir.join("leases.journal");
+    for (_, p) in journal::files(&jdir).unwrap() {
+        std::fs::remove_file(p).unwrap();
+    }
+    for (_, p) in journal::files(&copy.join("leases.journal")).unwrap() {
+        std::fs::copy(&p, jdir.join(p.file_name().unwrap())).unwrap();
+    }
+    let r = open_retrying(&dir).unwrap();
+    let got = r.load(CLOCK).unwrap();
+    assert_eq!(got.len(), 39);
+    assert!(got.iter().all(|l| l.prefix != all[7].prefix));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("leases.count"))
+            .unwrap()
+            .trim(),
+        "39"
+    );
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&copy);
 }
