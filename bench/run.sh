@@ -67,7 +67,7 @@ while [ $# -gt 0 ]; do
     --tiny)
         TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATES=200 REPEAT=1
         SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
-        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=300000 FLUSH_COUNT=20
+        START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=2000000 FLUSH_COUNT=20
         ;;
     -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -111,6 +111,10 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 
 say "# pd bench $(date -u +%FT%TZ)  $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f MB RAM", $2/1024}' /proc/meminfo)"
+# Dirty page cache (a build just before, as in CI) queues ahead of every
+# fdatasync of the trials: write it back first (one cache flush then stalled
+# a tiny run's Replies past perfdhcp's exit wait).
+sync
 say "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "peers: $(kea-dhcp6 -V 2>/dev/null | head -1 | sed 's/^/kea-dhcp6 /'), perfdhcp (kea-admin), bins: $BIN_DIR"
 say "settings: duration ${DURATION}s, perfdhcp -R $CLIENTS, pool $POOL_PREFIX -> /$POOL_LEN, pd limits off, routes off unless 'pd-routes'"
