@@ -89,9 +89,21 @@ pub enum StoreError {
         /// Why it does not check.
         reason: &'static str,
     },
-    /// A background checkpoint (sled flush) failed.
+    /// A background checkpoint (reading a journal file, folding it into
+    /// sled, flushing, removing the file) failed.
     #[error("lease database checkpoint failed: {0}")]
     Checkpoint(String),
+    /// A block of records does not decode.
+    #[error("lease database block {key} is corrupt: {reason}")]
+    CorruptBlock {
+        /// The block's key, hex.
+        key: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An earlier append or checkpoint failed; nothing more is written.
+    #[error("lease database stopped after an earlier failure: {0}")]
+    Stopped(String),
     /// A record does not decode.
     #[error("lease database record {key} is corrupt: {reason}")]
     Corrupt {
@@ -128,10 +140,13 @@ pub struct SledStore {
     count: AtomicU64,
     /// The value last written to the mark file.
     marked: AtomicU64,
+    /// Journal size at which a checkpoint starts ([`journal::ROTATE_BYTES`];
+    /// tests lower it with `PD_SERVER_JOURNAL_ROTATE_BYTES`).
+    rotate_bytes: u64,
 }
 
 /// The journal and what goes with it (behind a mutex: the trait takes
-/// `&self`; only the loop thread writes).
+/// `&self`; only the writer thread commits).
 struct JournalState {
     journal: journal::Journal,
     /// Frames of the turn being written (kept to reuse its allocation).
@@ -141,6 +156,10 @@ struct JournalState {
     /// Which records exist, in sled and the journal together; `None`
     /// until the first load or commit builds it from sled.
     present: Option<Present>,
+    /// Set by a failed append or checkpoint: the store then refuses every
+    /// later commit and checkpoint (a later journal file folded before a
+    /// failed earlier one would let old records win).
+    failed: Option<String>,
 }
 
 /// Which records exist: per block, one bit per index (a million dense
@@ -234,12 +253,19 @@ impl SledStore {
                 buf: Vec::new(),
                 checkpoint: None,
                 present: None,
+                failed: None,
             }),
             log_file,
             path,
             mark_path,
             count: AtomicU64::new(0),
             marked: AtomicU64::new(marked),
+            rotate_bytes: std::env::var("PD_SERVER_JOURNAL_ROTATE_BYTES")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(journal::ROTATE_BYTES, |b| {
+                    b.clamp(4096, journal::ROTATE_BYTES)
+                }),
         })
     }
 }
@@ -359,18 +385,15 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let mut guard = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let st = &mut *guard;
+        stopped(st)?;
+        self.ensure_present(st)?;
         let mut buf = std::mem::take(&mut st.buf);
         buf.clear();
-        if st.present.is_none() {
-            // No load yet (offline tools): sled holds every record now,
-            // as opening folded the journal into it.
-            st.present = Some(self.scan(|_, _| Ok(()))?);
-        }
         let present = st.present.get_or_insert_with(Present::default);
         // Puts before deletes, as the frames go: every prefix of the frames
         // (what a torn write leaves) holds at least the final count.
-        // (`present` changes before the write: if it fails, the writer
-        // stops and nothing is committed after.)
+        // (`present` changes before the write: if it fails, the store
+        // stops, so no later commit counts on it.)
         for l in put {
             let k = key(&l.prefix);
             journal::frame_put(&mut buf, &k, &encode(l, clock));
@@ -389,12 +412,37 @@ impl SledStore {
         }
         let r = st.journal.append_with(&buf, sync);
         st.buf = buf;
-        r.map_err(|source| StoreError::JournalIo {
-            op: "append",
-            path: st.journal.path(),
-            source,
-        })?;
+        if let Err(source) = r {
+            let e = StoreError::JournalIo {
+                op: "append",
+                path: st.journal.path(),
+                source,
+            };
+            st.failed = Some(e.to_string());
+            return Err(e);
+        }
         self.count.store(count, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Build `present` from sled if no load did (offline tools that write
+    /// without reading first): sled holds every record then, as opening
+    /// folded the journal into it. Fewer than the mark is damage, as at load.
+    fn ensure_present(&self, st: &mut JournalState) -> Result<(), StoreError> {
+        if st.present.is_none() {
+            let p = self.scan(|_, _| Ok(()))?;
+            let expected = self.marked.load(Ordering::SeqCst);
+            if p.count < expected {
+                return Err(StoreError::Damaged {
+                    path: self.path.clone(),
+                    found: p.count,
+                    expected,
+                    mark: self.mark_path.clone(),
+                });
+            }
+            self.count.store(p.count, Ordering::SeqCst);
+            st.present = Some(p);
+        }
         Ok(())
     }
 
@@ -409,13 +457,17 @@ impl SledStore {
 impl SledStore {
     /// Write into sled only, without the journal and unflushed: for offline
     /// tools that fill a store in bulk (`pd-bench fill`) and then call
-    /// [`flush`](Self::flush). Never what the daemon does.
+    /// [`flush`](Self::flush). Never what the daemon does. Whatever the
+    /// journal holds is checkpointed first, so these writes come after it.
     pub fn write_unflushed(
         &self,
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
     ) -> Result<(), StoreError> {
+        self.sync(true)?;
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        self.ensure_present(&mut st)?;
         let values: Vec<Vec<u8>> = put.iter().map(|l| encode(l, clock)).collect();
         let changes: Vec<blocks::Change<'_>> = put
             .iter()
@@ -423,22 +475,16 @@ impl SledStore {
             .map(|(l, v)| (key(&l.prefix), Some(&v[..])))
             .chain(delete.iter().map(|p| (key(p), None)))
             .collect();
-        let (added, removed) = blocks::apply(&self.blocks, &changes)?;
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = match &mut st.present {
-            Some(present) => {
-                for (k, v) in &changes {
-                    if v.is_some() {
-                        present.insert(k);
-                    } else {
-                        present.remove(k);
-                    }
-                }
-                present.count
+        blocks::apply(&self.blocks, &changes)?;
+        let present = st.present.get_or_insert_with(Present::default);
+        for (k, v) in &changes {
+            if v.is_some() {
+                present.insert(k);
+            } else {
+                present.remove(k);
             }
-            None => (self.count.load(Ordering::SeqCst) + added).saturating_sub(removed),
-        };
-        self.count.store(count, Ordering::SeqCst);
+        }
+        self.count.store(present.count, Ordering::SeqCst);
         Ok(())
     }
 
@@ -474,10 +520,11 @@ impl SledStore {
     /// Collect a finished checkpoint; start one when the journal is big
     /// enough (or `force`) and none is in flight.
     fn checkpoint(&self, st: &mut JournalState, force: bool) -> Result<(), StoreError> {
+        stopped(st)?;
         if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
             finish(st)?;
         }
-        let big = st.journal.size() >= journal::ROTATE_BYTES;
+        let big = st.journal.size() >= self.rotate_bytes;
         if st.checkpoint.is_some() || !(big || force && st.journal.size() > 0) {
             return Ok(());
         }
@@ -499,7 +546,9 @@ impl SledStore {
                 let bytes = std::fs::read(&old)
                     .map_err(|e| format!("cannot read {}: {e}", old.display()))?;
                 // The writer wrote this file whole before the rotation.
-                if let (_, Some((at, why))) = fold_file(&tree, &bytes).map_err(|e| e.to_string())? {
+                if let (_, Some((at, why))) =
+                    fold_file(&tree, &bytes).map_err(|e| format!("{}: {e}", old.display()))?
+                {
                     return Err(format!("{} is damaged at octet {at} ({})", old.display(), why.as_str()));
                 }
                 flush_sled(&db, &log).map_err(|e| e.to_string())?;
@@ -540,17 +589,26 @@ impl SledStore {
     }
 }
 
-/// Wait for the checkpoint in flight, if any: its keys are in sled now.
+/// Wait for the checkpoint in flight, if any: its records are in sled now.
+/// A failure stops the store.
 fn finish(st: &mut JournalState) -> Result<(), StoreError> {
     let Some(h) = st.checkpoint.take() else {
         return Ok(());
     };
-    match h.join() {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(StoreError::Checkpoint(e)),
-        Err(_) => Err(StoreError::Checkpoint(
-            "the checkpoint thread panicked".into(),
-        )),
+    let e = match h.join() {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => e,
+        Err(_) => "the checkpoint thread panicked".into(),
+    };
+    st.failed = Some(format!("checkpoint: {e}"));
+    Err(StoreError::Checkpoint(e))
+}
+
+/// The store's earlier failure, if any.
+fn stopped(st: &JournalState) -> Result<(), StoreError> {
+    match &st.failed {
+        Some(e) => Err(StoreError::Stopped(e.clone())),
+        None => Ok(()),
     }
 }
 

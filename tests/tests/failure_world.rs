@@ -109,6 +109,12 @@ fn disk_full_never_acknowledges_what_is_not_on_disk() {
     let fs = Tmpfs::new("24m");
     let mut server = server_on(fs.0.path(), &sns, &link, "");
     assert!(serve_count(&link, 800) > 0);
+    // The journal's files are zero-filled ahead, so a full disk fails the
+    // store only when a new file is needed: rotate at 64 KiB (~700
+    // records) instead of 8 MiB, so that happens within the test.
+    server.stop(nix::sys::signal::Signal::SIGTERM, 5);
+    server.set_env("PD_SERVER_JOURNAL_ROTATE_BYTES", "65536");
+    server.run();
     // Fill the file system, then load the server.
     let _ = Command::new("dd")
         .args([

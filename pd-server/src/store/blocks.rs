@@ -84,11 +84,14 @@ fn size_of(block: &Key) -> usize {
 /// The entries of a block value, in index order; any defect is a
 /// [`StoreError::Corrupt`] naming the block.
 pub fn decode<'a>(block: &Key, v: &'a [u8]) -> Result<Vec<(u8, &'a [u8])>, StoreError> {
-    let corrupt = |reason| StoreError::Corrupt {
+    let corrupt = |reason| StoreError::CorruptBlock {
         key: block.iter().map(|b| format!("{b:02x}")).collect(),
         reason,
     };
-    let (&version, mut rest) = v.split_first().ok_or(corrupt("empty block"))?;
+    if block_of(block) != Some((*block, 0)) {
+        return Err(corrupt("key is not the start of a block"));
+    }
+    let (&version, mut rest) = v.split_first().ok_or_else(|| corrupt("empty block"))?;
     if version != VERSION {
         return Err(corrupt("unknown block version"));
     }
@@ -103,9 +106,11 @@ pub fn decode<'a>(block: &Key, v: &'a [u8]) -> Result<Vec<(u8, &'a [u8])>, Store
         }
         let (len, r) = r
             .split_first_chunk::<2>()
-            .ok_or(corrupt("block truncated"))?;
+            .ok_or_else(|| corrupt("block truncated"))?;
         let len = usize::from(u16::from_le_bytes(*len));
-        let (record, r) = r.split_at_checked(len).ok_or(corrupt("block truncated"))?;
+        let (record, r) = r
+            .split_at_checked(len)
+            .ok_or_else(|| corrupt("block truncated"))?;
         out.push((index, record));
         rest = r;
     }
@@ -280,7 +285,7 @@ mod tests {
         );
         assert_eq!(decode(&b, &encode(&[])).unwrap(), vec![]);
         let reason = |v: &[u8]| match decode(&b, v) {
-            Err(StoreError::Corrupt { reason, key }) => {
+            Err(StoreError::CorruptBlock { reason, key }) => {
                 assert_eq!(key, "20010db8000000000000000000000000".to_string() + "40");
                 reason
             }
@@ -297,11 +302,20 @@ mod tests {
                 "cut at {cut}"
             );
         }
+        // A key that does not start a block (its records would overlap
+        // those of the block that holds them).
+        assert!(matches!(
+            decode(&k("2001:db8:0:3::/64"), &[1]),
+            Err(StoreError::CorruptBlock {
+                reason: "key is not the start of a block",
+                ..
+            })
+        ));
         // A /3 block has eight indices.
         assert!(decode(&k("::/3"), &[1, 7, 0, 0]).is_ok());
         assert_eq!(
             decode(&k("::/3"), &[1, 8, 0, 0]).unwrap_err().to_string(),
-            "lease database record 0000000000000000000000000000000003 is corrupt: block index out of range"
+            "lease database block 0000000000000000000000000000000003 is corrupt: block index out of range"
         );
     }
 

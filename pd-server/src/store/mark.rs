@@ -3,8 +3,9 @@
 //!
 //! sled 0.34 takes a cut-off or garbled end of its log for an unfinished
 //! write and silently drops what follows, so a damaged database would
-//! restore fewer leases without an error. The mark catches that: it is
-//! raised (atomically, after a flush) as records are added and lowered
+//! restore fewer leases without an error. The mark counts the records in
+//! sled and the journal together. It is raised (atomically) after records
+//! added are durable in the journal, and to what a load read, and lowered
 //! *before* records are deleted, so at start fewer records than the mark
 //! means damage, reported as an error rather than a silent reset.
 

@@ -406,14 +406,14 @@ fn a_garbled_block_names_itself() {
         .0;
     s.blocks.insert(block, &[1u8, 3, 9, 0, 1][..]).unwrap();
     match s.load(CLOCK) {
-        Err(e @ StoreError::Corrupt { .. }) => {
+        Err(e @ StoreError::CorruptBlock { .. }) => {
             assert!(
                 e.to_string().contains("20010db8222200000000000000000000"),
                 "{e}"
             );
             assert!(e.to_string().contains("block truncated"), "{e}");
         }
-        other => panic!("expected Corrupt, got {other:?}"),
+        other => panic!("expected CorruptBlock, got {other:?}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -451,4 +451,56 @@ fn a_journal_folded_twice_changes_nothing() {
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&copy);
+}
+
+#[test]
+fn a_write_without_a_load_still_sees_damage() {
+    let dir = tmp("write-no-load");
+    {
+        let s = SledStore::open(&dir).unwrap();
+        let all: Vec<Lease> = (1..=5).map(|n| lease(n, LeaseState::Active)).collect();
+        s.write(CLOCK, &all, &[]).unwrap();
+        s.sync(true).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::remove_dir_all(dir.join("leases")).unwrap();
+    // A tool that writes before it reads must not lower the mark to what
+    // is left.
+    let s = open_retrying(&dir).unwrap();
+    assert!(matches!(
+        s.write(CLOCK, &[lease(9, LeaseState::Active)], &[]),
+        Err(StoreError::Damaged {
+            found: 0,
+            expected: 5,
+            ..
+        })
+    ));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_checkpoint_stops_the_store() {
+    let dir = tmp("ckpt-fail");
+    let s = SledStore::open(&dir).unwrap();
+    s.load(CLOCK).unwrap();
+    s.write(CLOCK, &[lease(1, LeaseState::Active)], &[])
+        .unwrap();
+    // The file the checkpoint will read, garbled under the writer.
+    let (_, path) = journal::files(&dir.join("leases.journal"))
+        .unwrap()
+        .pop()
+        .unwrap();
+    std::fs::write(&path, [0xa5u8; 64]).unwrap();
+    assert!(matches!(s.sync(true), Err(StoreError::Checkpoint(_))));
+    // Nothing later is committed or checkpointed: a later journal file
+    // must never be folded before the one that failed.
+    assert!(matches!(
+        s.write(CLOCK, &[lease(2, LeaseState::Active)], &[]),
+        Err(StoreError::Stopped(_))
+    ));
+    assert!(matches!(s.sync(true), Err(StoreError::Stopped(_))));
+    assert!(path.exists(), "the failed file stays for the next start");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }

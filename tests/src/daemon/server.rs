@@ -108,6 +108,8 @@ pub struct PdServer {
     state_dir: PathBuf,
     log: PathBuf,
     dir: TempDir,
+    /// Extra environment for every start.
+    env: Vec<(String, String)>,
 }
 
 impl PdServer {
@@ -128,6 +130,7 @@ impl PdServer {
             state_dir,
             log: dir.join("server.log"),
             dir,
+            env: Vec::new(),
         }
     }
 
@@ -158,15 +161,22 @@ impl PdServer {
         super::read_or_empty(&self.log)
     }
 
+    /// Set `key` in the environment of every later start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.into(), value.into()));
+    }
+
     /// Start `pd-server run --config F` (without waiting for it).
     pub fn spawn(&mut self) -> &mut Proc {
         assert!(self.proc.is_none(), "pd-server is already running");
         let config = self.config.display().to_string();
+        let mut env = vec![("RUST_LOG", SERVER_LOG_FILTER), ("NO_COLOR", "1")];
+        env.extend(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let p = Proc::spawn(
             &self.ns,
             &bin("pd-server"),
             &["run", "--config", &config],
-            &[("RUST_LOG", SERVER_LOG_FILTER), ("NO_COLOR", "1")],
+            &env,
             &self.log,
         );
         self.proc.insert(p)
