@@ -150,6 +150,8 @@ cpu_ticks() {
 }
 
 now_s() { date +%s.%N; }
+# steal_ticks — CPU time the hypervisor gave to others (all CPUs, /proc/stat).
+steal_ticks() { awk '$1 == "cpu" {print $9}' /proc/stat; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # perf_sum FILE — total of the sync-family tracepoint counts in a perf stat -x, file.
@@ -161,7 +163,7 @@ perf_sum() {
 # Appends one line to $RESULTS, echoes it and leaves it in TRIAL_LINE:
 # label variant rate duration sa_sent rr_recv xps loss_pct p50 p99 cpu_ms_per_1k
 #   srv_cpu_pct perfdhcp_cpu_pct syncs_per_s load1 verdict
-#   srv_rcvbuf_drops perfdhcp_rcvbuf_drops
+#   srv_rcvbuf_drops perfdhcp_rcvbuf_drops steal_pct (of one CPU, all CPUs summed)
 trial() {
     local v=$1 rate=$2 dur=$3 label=$4
     TRIAL_N=$((${TRIAL_N:-0} + 1))
@@ -180,11 +182,21 @@ trial() {
     sb0=$(rcvbuf_errors "$NS_S") cb0=$(rcvbuf_errors "$NS_C")
     t0=$(now_s)
     c0=$(cpu_ticks "$SRV_PID")
-    ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) perfdhcp -6 -g single \
-        -l c0 -e prefix-only -R $CLIENTS -r $rate -p $dur -W $EXIT_WAIT_US -x t >'$d/perfdhcp.out' 2>&1; \
-        echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
+    local st0 st1
+    st0=$(steal_ticks)
+    if [ "${DRIVER:-perfdhcp}" = perfdhcp ]; then
+        ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) perfdhcp -6 -g single \
+            -l c0 -e prefix-only -R $CLIENTS -r $rate -p $dur -W $EXIT_WAIT_US -x t >'$d/perfdhcp.out' 2>&1; \
+            echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
+    else
+        # The lighter generator (pd-bench load) prints the report itself.
+        ip netns exec "$NS_C" bash -c "ulimit -v 6000000; timeout $((dur + 60)) '$BIN_DIR/pd-bench' load \
+            --interface c0 --rate $rate --duration $dur --wait-ms $((EXIT_WAIT_US / 1000)) >'$d/latency.txt' 2>'$d/load.err'; \
+            echo rc=\$?; times" >"$d/perfdhcp.meta" 2>&1 || true
+    fi
     c1=$(cpu_ticks "$SRV_PID")
     t1=$(now_s)
+    st1=$(steal_ticks)
     sb1=$(rcvbuf_errors "$NS_S") cb1=$(rcvbuf_errors "$NS_C")
     local ld
     ld=$(load1)
@@ -193,8 +205,12 @@ trial() {
         wait "$perf_pid" 2>/dev/null || true
     fi
     stop_server
-    "$BIN_DIR/pd-bench" latency "$d/perfdhcp.out" >"$d/latency.txt" ||
-        die "cannot parse $d/perfdhcp.out"
+    if [ "${DRIVER:-perfdhcp}" = perfdhcp ]; then
+        "$BIN_DIR/pd-bench" latency "$d/perfdhcp.out" >"$d/latency.txt" ||
+            die "cannot parse $d/perfdhcp.out"
+    else
+        grep -q '^rc=0' "$d/perfdhcp.meta" || die "pd-bench load failed: $(cat "$d/load.err")"
+    fi
     local kv
     kv=$(tr ' ' '\n' <"$d/latency.txt")
     get() { echo "$kv" | awk -F= -v k="$1" '$1 == k {print $2}'; }
@@ -213,7 +229,7 @@ trial() {
     line=$(awk -v label="$label" -v v="$v" -v rate="$rate" -v dur="$dur" -v ss="$sa_sent" \
         -v rr="$rr_recv" -v loss="$loss" -v p50="$p50" -v p99="$p99" -v tick="$CLK_TCK" \
         -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v pc="$pcpu" -v sy="$syncs" -v ld="$ld" \
-        -v sbe="$((sb1 - sb0))" -v cbe="$((cb1 - cb0))" '
+        -v sbe="$((sb1 - sb0))" -v cbe="$((cb1 - cb0))" -v st="$((st1 - st0))" '
         BEGIN {
             cpu = (c1 - c0) / tick; wall = t1 - t0
             per1k = rr > 0 ? cpu * 1e6 / rr : -1
@@ -221,9 +237,10 @@ trial() {
             if (ss < 0.97 * rate * dur) verdict = "driver-limited"
             else if (loss >= 0.5 && 100 * pc / wall >= 95) verdict = "driver-saturated"
             else if (loss >= 0.5) verdict = "loss"
-            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s %d %d\n",
+            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s %d %d %.1f\n",
                 label, v, rate, dur, ss, rr, rr / dur, loss, p50, p99, per1k,
-                100 * cpu / wall, 100 * pc / wall, sy, ld, verdict, sbe, cbe
+                100 * cpu / wall, 100 * pc / wall, sy, ld, verdict, sbe, cbe,
+                100 * st / tick / wall
         }')
     echo "$line" >>"$RESULTS"
     TRIAL_LINE=$line

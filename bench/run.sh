@@ -8,7 +8,8 @@
 # -p pd-server -p pd-bench -p pd-client). See BENCHMARKS.md for the figures and method.
 #
 #   bench/run.sh [--duration S] [--clients N] [--start-rate R] [--max-rate R]
-#                [--common-rates LIST] [--repeat N] [--sections LIST] [--tiny]
+#                [--common-rates LIST] [--light-rates LIST] [--repeat N]
+#                [--sections LIST] [--tiny]
 #                [--bin-dir DIR] [--out DIR] [--scale-count N] [--full-count N]
 #                [--keep-raw]
 #
@@ -18,7 +19,10 @@
 # Kea's peaks, stepped down by 1000/s up to twice while a trial of either
 # fails there; plus pd with routes on at the first rate; pd's CPU target
 # adds the in-process checkpoint cost per record, as a 10 s trial below
-# ~8000/s fills less than one journal file), flush (what one
+# ~8000/s fills less than one journal file), light (pd, Kea and pd-noflush
+# at each of --light-rates, default 10000,4000, driven by pd-bench load, a
+# generator lighter than perfdhcp, so that the servers' latency shows where
+# perfdhcp saturates its core), flush (what one
 # durable lease write costs: sled flush vs + fdatasync), scale (1M leases
 # restored; allocation in a 99 % full pool), client (pd-client and dhclient:
 # time to a prefix).
@@ -32,8 +36,9 @@ CLIENTS=1000000
 START_RATE=4000
 MAX_RATE=64000
 COMMON_RATES=10000,auto
+LIGHT_RATES=10000,4000
 REPEAT=3
-SECTIONS=rate,fixed,flush,scale,client
+SECTIONS=rate,fixed,light,flush,scale,client
 BIN_DIR=$REPO/target/release
 OUT=
 SCALE_COUNT=1000000
@@ -56,6 +61,7 @@ while [ $# -gt 0 ]; do
     --start-rate) START_RATE=$2; shift ;;
     --max-rate) MAX_RATE=$2; shift ;;
     --common-rates) COMMON_RATES=$2; shift ;;
+    --light-rates) LIGHT_RATES=$2; shift ;;
     --repeat) REPEAT=$2; shift ;;
     --sections) SECTIONS=$2; shift ;;
     --bin-dir) BIN_DIR=$2; shift ;;
@@ -65,7 +71,7 @@ while [ $# -gt 0 ]; do
     --client-runs) CLIENT_RUNS=$2; shift ;;
     --keep-raw) KEEP_RAW=1 ;;
     --tiny)
-        TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATES=200 REPEAT=1
+        TINY=1 DURATION=1 START_RATE=200 MAX_RATE=200 COMMON_RATES=200 LIGHT_RATES=200 REPEAT=1
         SCALE_COUNT=2000 FULL_COUNT=4000 FULL_POOL=2001:db8::/52 CLIENT_RUNS=1
         START_RUNS=1 FULL_RATE=10 EXIT_WAIT_US=2000000 FLUSH_COUNT=20
         ;;
@@ -119,7 +125,7 @@ say "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "peers: $(kea-dhcp6 -V 2>/dev/null | head -1 | sed 's/^/kea-dhcp6 /'), perfdhcp (kea-admin), bins: $BIN_DIR"
 say "settings: duration ${DURATION}s, perfdhcp -R $CLIENTS, pool $POOL_PREFIX -> /$POOL_LEN, pd limits off, routes off unless 'pd-routes'"
 say "sync counting: $([ $PERF_OK = 1 ] && echo 'perf stat tracepoints fsync+fdatasync+sync_file_range on the server pid' || echo 'n/a (perf not installed)')"
-say "columns: label variant rate dur sa_sent rr_recv xps loss% p50ms p99ms cpu_ms_per_1k srv_cpu% perfdhcp_cpu% syncs/s load1 verdict srv_rcvbuf_drops perfdhcp_rcvbuf_drops (full socket buffers)"
+say "columns: label variant rate dur sa_sent rr_recv xps loss% p50ms p99ms cpu_ms_per_1k srv_cpu% perfdhcp_cpu% syncs/s load1 verdict srv_rcvbuf_drops perfdhcp_rcvbuf_drops (full socket buffers) steal% (CPU time the hypervisor gave to other guests, in % of one CPU)"
 
 ns_setup
 
@@ -128,6 +134,7 @@ for s in ${SECTIONS//,/ }; do
     case $s in
     rate) section_rate ;;
     fixed) section_fixed ;;
+    light) section_light ;;
     flush) section_flush ;;
     scale) section_scale ;;
     client) section_client ;;

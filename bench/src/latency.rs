@@ -35,29 +35,10 @@ pub fn run(path: &str) -> anyhow::Result<()> {
     let mut four: Vec<f64> = pairs.iter().map(|(s, r)| (r - s) * 1e3).collect();
     let mut sa_d: Vec<f64> = sa.times.iter().map(|(s, r)| (r - s) * 1e3).collect();
     let mut rr_d: Vec<f64> = rr.times.iter().map(|(s, r)| (r - s) * 1e3).collect();
-    let lost = sa.sent.saturating_sub(rr.received);
-    let loss_pct = if sa.sent == 0 {
-        100.0
-    } else {
-        lost as f64 * 100.0 / sa.sent as f64
-    };
-    println!(
-        "sa_sent={} sa_recv={} rr_sent={} rr_recv={}",
-        sa.sent, sa.received, rr.sent, rr.received
-    );
-    println!("lost={lost} loss_pct={loss_pct:.3} pairs={}", pairs.len());
-    println!(
-        "p50_ms={:.3} p99_ms={:.3} max_ms={:.3}",
-        pct(&mut four, 50.0),
-        pct(&mut four, 99.0),
-        pct(&mut four, 100.0)
-    );
-    println!(
-        "sa_p50_ms={:.3} sa_p99_ms={:.3} rr_p50_ms={:.3} rr_p99_ms={:.3}",
-        pct(&mut sa_d, 50.0),
-        pct(&mut sa_d, 99.0),
-        pct(&mut rr_d, 50.0),
-        pct(&mut rr_d, 99.0)
+    print_report(
+        [sa.sent, sa.received, rr.sent, rr.received],
+        pairs.len(),
+        &mut [("", &mut four), ("sa_", &mut sa_d), ("rr_", &mut rr_d)],
     );
     Ok(())
 }
@@ -120,8 +101,38 @@ fn pair(sa: &[(f64, f64)], rr: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
+/// Print a run's report as `key=value` lines (bench/lib.sh reads them):
+/// the Solicit/Advertise/Request/Reply counts, loss, and for each named
+/// latency series (ms; "" is the 4-way one) its median and p99, and the
+/// 4-way maximum.
+pub fn print_report(counts: [u64; 4], pairs: usize, series: &mut [(&str, &mut Vec<f64>)]) {
+    let [sa_sent, sa_recv, rr_sent, rr_recv] = counts;
+    let lost = sa_sent.saturating_sub(rr_recv);
+    let loss_pct = if sa_sent == 0 {
+        100.0
+    } else {
+        lost as f64 * 100.0 / sa_sent as f64
+    };
+    println!("sa_sent={sa_sent} sa_recv={sa_recv} rr_sent={rr_sent} rr_recv={rr_recv}");
+    println!("lost={lost} loss_pct={loss_pct:.3} pairs={pairs}");
+    let line: Vec<String> = series
+        .iter_mut()
+        .flat_map(|(name, v)| {
+            let mut kv = vec![
+                format!("{name}p50_ms={:.3}", pct(v, 50.0)),
+                format!("{name}p99_ms={:.3}", pct(v, 99.0)),
+            ];
+            if name.is_empty() {
+                kv.push(format!("max_ms={:.3}", pct(v, 100.0)));
+            }
+            kv
+        })
+        .collect();
+    println!("{}", line.join(" "));
+}
+
 /// The `p`-th percentile (nearest rank) of `v`, or NaN when empty.
-fn pct(v: &mut [f64], p: f64) -> f64 {
+pub fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }

@@ -8,6 +8,7 @@
 //! * `flush-cost`: what one durable lease write costs (sled flush vs fdatasync).
 //! * `checkpoint`: what folding the journal into sled costs per record.
 //! * `latency`: parse a perfdhcp `-x t` report (counts, loss, 4-way latency).
+//! * `load`: a prefix-only load generator lighter than perfdhcp (same report).
 
 /// The same allocator as pd-server (see there), so the in-process restore
 /// measures what the daemon does.
@@ -18,6 +19,7 @@ mod checkpoint;
 mod fill;
 mod flushcost;
 mod latency;
+mod load;
 mod restore;
 
 use std::path::PathBuf;
@@ -92,6 +94,21 @@ enum Cmd {
         #[arg(long, default_value_t = 3)]
         rounds: u32,
     },
+    /// Run 4-way prefix-only exchanges at RATE/s for DURATION s (new clients).
+    Load {
+        /// The client-side interface (Solicits go to ff02::1:2 on it).
+        #[arg(long)]
+        interface: String,
+        /// Exchanges started per second.
+        #[arg(long)]
+        rate: u64,
+        /// Seconds of Solicits.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Milliseconds to wait for late Replies after the last Solicit.
+        #[arg(long, default_value_t = 1000)]
+        wait_ms: u64,
+    },
     /// Parse a perfdhcp -x t report: counts, loss, 4-way latency percentiles.
     Latency {
         /// The report file ("-" for stdin).
@@ -116,6 +133,17 @@ fn main() -> anyhow::Result<()> {
             persist,
         } => restore::run(&config, allocations, persist),
         Cmd::Latency { file } => latency::run(&file),
+        Cmd::Load {
+            interface,
+            rate,
+            duration,
+            wait_ms,
+        } => load::run(&load::Load {
+            interface,
+            rate,
+            duration: std::time::Duration::from_secs(duration),
+            wait: std::time::Duration::from_millis(wait_ms),
+        }),
         Cmd::FlushCost { dir, count } => flushcost::run(&dir, count),
         Cmd::Checkpoint {
             dir,

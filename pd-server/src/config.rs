@@ -152,11 +152,13 @@ pub struct Config {
     pub reservations: Vec<Reservation>,
     /// Per-link caps on bindings.
     pub limits: crate::engine::Limits,
-    /// Group commit: least time between two lease-journal fdatasyncs under
-    /// load, in microseconds (0: commit as soon as the last one is done).
+    /// Group commit: the longest wait after a lease-journal fdatasync
+    /// before the next under load, in microseconds (shorter at high rates;
+    /// 0: commit as soon as the last one is done).
     pub commit_interval_us: u64,
-    /// Receive coalescing: least time between two receive turns under
-    /// load, in microseconds (0: read as soon as a datagram is there).
+    /// Receive coalescing: the longest wait between two receive turns under
+    /// load, in microseconds (shorter at high rates; 0: read as soon as a
+    /// datagram is there).
     pub receive_interval_us: u64,
 }
 

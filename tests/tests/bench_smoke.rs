@@ -77,6 +77,12 @@ fn bench_script_tiny_run() {
         assert!(number_after(l, ":") >= 150.0, "{l}");
         assert!(number_after(l, "cpu") > 0.0, "no CPU measured: {l}");
     }
+    // The same under the lighter generator (pd-bench load).
+    for v in ["pd", "kea", "pd-noflush"] {
+        let l = line(&format!("light {v}:"));
+        assert!(number_after(l, ":") >= 150.0, "{l}");
+        assert!(number_after(l, "cpu") > 0.0, "no CPU measured: {l}");
+    }
     assert!(line("ratio pd/kea at peak").contains("cpu per exchange"));
     // The durability micro-benchmark measured all three modes.
     for m in ["unflushed", "journal", "sled-flush+fdatasync"] {
