@@ -94,7 +94,7 @@ pub fn run(load: &Load) -> anyhow::Result<()> {
         let until = if next < total { due(next)? } else { end };
         let wait = Duration::from_nanos(until.saturating_sub(t).max(1_000));
         sock.set_read_timeout(Some(wait))?;
-        let (n, from, at) = match recv(&sock, &mut buf) {
+        let (n, at) = match recv(&sock, &mut buf) {
             Ok(r) => r,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) => return Err(e).context("cannot receive"),
@@ -111,7 +111,9 @@ pub fn run(load: &Load) -> anyhow::Result<()> {
             msg::ADVERTISE if offer.xid & 1 == 0 && times.advertise == 0 => {
                 times.advertise = at;
                 msg::request(&mut out, xid(i, 1), &duid, &offer);
-                sock.send_to(&out, from).context("cannot send a Request")?;
+                // To ff02::1:2 like the Solicit (RFC 9915 §18.2.2: no
+                // unicast without a Server Unicast option).
+                sock.send_to(&out, to).context("cannot send a Request")?;
                 times.request = wall_ns();
             }
             msg::REPLY if offer.xid & 1 == 1 && times.request != 0 && times.reply == 0 => {
@@ -125,9 +127,9 @@ pub fn run(load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One datagram: length, sender, and when the kernel queued it (ns since
-/// the epoch; now, if the kernel gave no timestamp).
-fn recv(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddrV6, u64)> {
+/// One datagram: length, and when the kernel queued it (ns since the
+/// epoch; now, if the kernel gave no timestamp).
+fn recv(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, u64)> {
     let mut cmsg = nix::cmsg_space!(TimeSpec);
     let mut iov = [IoSliceMut::new(buf)];
     let m = socket::recvmsg::<SockaddrIn6>(
@@ -143,11 +145,7 @@ fn recv(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddrV
         }
         _ => None,
     });
-    let from = m
-        .address
-        .map(SocketAddrV6::from)
-        .ok_or_else(|| std::io::Error::other("datagram without a sender"))?;
-    Ok((m.bytes, from, at.unwrap_or_else(wall_ns)))
+    Ok((m.bytes, at.unwrap_or_else(wall_ns)))
 }
 
 fn wall_ns() -> u64 {
