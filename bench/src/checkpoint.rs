@@ -10,8 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use nix::time::{clock_gettime, ClockId};
-use pd_core::time::Timestamp;
-use pd_server::store::{Clock, LeaseStore, SledStore};
+use pd_server::store::LeaseStore;
 
 /// CPU time of the whole process (every thread, exited ones included), s.
 fn cpu_s() -> f64 {
@@ -23,13 +22,7 @@ fn cpu_s() -> f64 {
 /// Commit `records` records in groups of `group` (as the writer does), then
 /// time the checkpoint of them; prints CPU per 1,000 records.
 pub fn run(dir: &Path, records: u64, group: usize, rounds: u32) -> anyhow::Result<()> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir)?;
-    let store = SledStore::open(dir)?;
-    let clock = Clock {
-        mono: Timestamp::ZERO,
-        wall: 1_700_000_000,
-    };
+    let (store, clock) = crate::fill::scratch_store(dir)?;
     store.load(clock)?;
     let lease = crate::fill::lease_of;
     let mut next_slot = 0u64;

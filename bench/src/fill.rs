@@ -46,6 +46,19 @@ pub fn lease_of(slot: u64) -> anyhow::Result<Lease> {
     })
 }
 
+/// A fresh store in `dir` (whatever was there is removed) and the fixed
+/// clock the in-process measurements write with.
+pub fn scratch_store(dir: &Path) -> anyhow::Result<(SledStore, Clock)> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let store = SledStore::open(dir)?;
+    let clock = Clock {
+        mono: Timestamp::ZERO,
+        wall: 1_700_000_000,
+    };
+    Ok((store, clock))
+}
+
 /// Write `count` active leases for slots `0..count` of `pool` split into
 /// `/len`s, `batch` per flushed write.
 pub fn run(

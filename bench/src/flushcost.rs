@@ -7,18 +7,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use pd_core::time::Timestamp;
-use pd_server::store::{Clock, SledStore};
-
 /// Time `count` single-lease writes per mode and print percentiles (µs).
 pub fn run(dir: &Path, count: u32) -> anyhow::Result<()> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir)?;
-    let store = SledStore::open(dir)?;
-    let clock = Clock {
-        mono: Timestamp::ZERO,
-        wall: 1_700_000_000,
-    };
+    let (store, clock) = crate::fill::scratch_store(dir)?;
     let mut slot: u64 = 0;
     let mut lease = || {
         slot += 1;
