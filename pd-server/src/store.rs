@@ -13,14 +13,15 @@ pub mod blocks;
 mod fold;
 pub mod journal;
 mod mark;
+mod present;
 mod record;
 
 use blocks::Key;
 use fold::{flush_sled, fold_file, migrate, replay};
+use present::Present;
 use record::decode_with;
 pub use record::{decode, encode, key, Clock};
 
-use hashbrown::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -162,47 +163,6 @@ struct JournalState {
     /// later commit and checkpoint (a later journal file folded before a
     /// failed earlier one would let old records win).
     failed: Option<String>,
-}
-
-/// Which records exist: per block, one bit per index (a million dense
-/// leases: 62,500 entries, ~3 MB). It tells a new record from a rewrite
-/// without reading sled on the commit path (a read of a block not in
-/// sled's cache cost ~30 µs), and the count, hence the mark, depends on it.
-#[derive(Default)]
-struct Present {
-    blocks: HashMap<Key, u16, foldhash::fast::RandomState>,
-    count: u64,
-}
-
-impl Present {
-    /// Note a record under `key`; true if it is new.
-    fn insert(&mut self, key: &Key) -> bool {
-        let Some((block, index)) = blocks::block_of(key) else {
-            return false;
-        };
-        let bits = self.blocks.entry(block).or_insert(0);
-        let new = *bits & (1 << index) == 0;
-        *bits |= 1 << index;
-        self.count += u64::from(new);
-        new
-    }
-
-    /// Note that `key` holds no record; true if it held one.
-    fn remove(&mut self, key: &Key) -> bool {
-        let Some((block, index)) = blocks::block_of(key) else {
-            return false;
-        };
-        let Some(bits) = self.blocks.get_mut(&block) else {
-            return false;
-        };
-        let had = *bits & (1 << index) != 0;
-        *bits &= !(1 << index);
-        if *bits == 0 {
-            self.blocks.remove(&block);
-        }
-        self.count -= u64::from(had);
-        had
-    }
 }
 
 /// sled page cache size.
