@@ -171,19 +171,17 @@ fn exchange_of(xid: u32, started: u64) -> Option<u64> {
     (i < started).then_some(i)
 }
 
-/// Distinct clients in every run (the low bits of the clock).
+/// Distinct clients in every run (the low bits of the clock, in µs).
 fn run_tag() -> u16 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    u16::try_from(t.subsec_micros() & 0xffff).unwrap_or(0)
+    u16::try_from((wall_ns() / 1000) & 0xffff).unwrap_or(0)
 }
 
 fn ms(from: u64, to: u64) -> f64 {
     to.saturating_sub(from) as f64 / 1e6
 }
 
-/// Counts, loss and latency percentiles; the generator's own CPU time.
+/// Counts, loss and latency percentiles (the generator's CPU time is
+/// measured by bench/lib.sh).
 fn report(ex: &[Times]) {
     let sent = ex.len();
     let adv = ex.iter().filter(|t| t.advertise != 0).count();

@@ -74,8 +74,9 @@ pub struct Writer {
 /// touches the mark once it runs: it alone knows what is durable).
 const MARK_EVERY: Duration = Duration::from_secs(1);
 
-/// Records one commit should cover under load: five amortize an fdatasync
-/// (~20 µs of CPU each instead of ~100); more only make Replies wait.
+/// Records one commit should cover under load: five share one fdatasync's
+/// CPU (40–100 µs on the benchmark's virtio disk); more only make Replies
+/// wait.
 const COMMIT_TARGET: u32 = 5;
 
 impl Writer {
