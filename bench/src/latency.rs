@@ -132,7 +132,7 @@ pub fn print_report(counts: [u64; 4], pairs: usize, series: &mut [(&str, &mut Ve
 }
 
 /// The `p`-th percentile (nearest rank) of `v`, or NaN when empty.
-pub fn pct(v: &mut [f64], p: f64) -> f64 {
+fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
