@@ -44,11 +44,11 @@ pub fn run(dir: &Path, records: u64, group: usize, rounds: u32) -> anyhow::Resul
                 };
                 buf.push(lease(slot)?);
                 if buf.len() == group.max(1) {
-                    store.commit_unflushed(clock, &buf, &[])?;
+                    store.durable(store.append(clock, &buf, &[])?);
                     buf.clear();
                 }
             }
-            store.commit_unflushed(clock, &buf, &[])?;
+            store.durable(store.append(clock, &buf, &[])?);
             let (c1, t1) = (cpu_s(), Instant::now());
             store.sync(true)?;
             let (c2, wall) = (cpu_s(), t1.elapsed().as_secs_f64());

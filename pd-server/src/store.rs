@@ -24,7 +24,7 @@ pub use record::{decode, encode, key, Clock};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pd_core::prefix::Prefix;
 
@@ -324,27 +324,58 @@ impl SledStore {
     /// write and one fdatasync. When it returns, a Reply granting them may
     /// leave; call [`settle`](Self::settle) after the Replies left.
     pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        self.commit_with(clock, put, delete, true)
+        self.commit_with(clock, put, delete, true).map(drop)
     }
 
-    /// [`commit`](Self::commit) without the fdatasync: only for measuring
-    /// what durability costs (`PD_SERVER_UNSAFE_NO_FLUSH`); never the default.
-    pub fn commit_unflushed(
+    /// Write these records' frames into the journal with one write and no
+    /// fdatasync (the pipelined writer, `driver::syncers`). They are
+    /// durable once an fdatasync through one of [`sync_fds`](Self::sync_fds)
+    /// that started after this returned has returned; then call
+    /// [`durable`](Self::durable) with the count this returns (the number
+    /// of records once they are). A crash before that may lose them, or
+    /// leave the torn tail replay drops.
+    pub fn append(
         &self,
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         self.commit_with(clock, put, delete, false)
     }
 
+    /// The current journal file's descriptions for the syncers (new ones
+    /// after each rotation).
+    pub fn sync_fds(&self) -> Vec<Arc<std::fs::File>> {
+        let st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        st.journal.sync_fds()
+    }
+
+    /// Appended records are durable: the store holds `count` records (what
+    /// [`save_mark`](Self::save_mark) may raise the mark to).
+    pub fn durable(&self, count: u64) {
+        self.count.store(count, Ordering::SeqCst);
+    }
+
+    /// An fdatasync of appended records failed: the store stops, as after a
+    /// failed commit (no later append, rotation or checkpoint). Returns the
+    /// store's first failure (this one, naming the file, if it is).
+    pub fn fail(&self, why: &str) -> String {
+        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = st.journal.path();
+        st.failed
+            .get_or_insert_with(|| format!("{why} ({})", path.display()))
+            .clone()
+    }
+
+    /// Write the frames, with the fdatasync when `sync`; returns the record
+    /// count after them (the store's count already, when `sync`).
     fn commit_with(
         &self,
         clock: Clock,
         put: &[Lease],
         delete: &[Prefix],
         sync: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut guard = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
         let st = &mut *guard;
         stopped(st)?;
@@ -372,7 +403,11 @@ impl SledStore {
         if count < self.marked.load(Ordering::SeqCst) {
             self.set_mark(count)?;
         }
-        let r = st.journal.append_with(&buf, sync);
+        let r = if sync {
+            st.journal.append(&buf)
+        } else {
+            st.journal.write(&buf)
+        };
         st.buf = buf;
         if let Err(source) = r {
             let e = StoreError::JournalIo {
@@ -383,8 +418,10 @@ impl SledStore {
             st.failed = Some(e.to_string());
             return Err(e);
         }
-        self.count.store(count, Ordering::SeqCst);
-        Ok(())
+        if sync {
+            self.count.store(count, Ordering::SeqCst);
+        }
+        Ok(count)
     }
 
     /// Build `present` from sled if no load did (offline tools that write
@@ -411,8 +448,24 @@ impl SledStore {
     /// After a commit's Replies left: collect a finished checkpoint, and
     /// start one when the journal file is full.
     pub fn settle(&self) -> Result<(), StoreError> {
+        self.settle_if(true).map(drop)
+    }
+
+    /// [`settle`](Self::settle), but start a checkpoint only if `rotate`;
+    /// returns whether one is due and was not started. The pipelined writer
+    /// rotates only once every append to the file is durable: a sync of
+    /// one file does not cover another, and replay takes damage in a file
+    /// that is not the newest for an error.
+    pub fn settle_if(&self, rotate: bool) -> Result<bool, StoreError> {
         let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        self.checkpoint(&mut st, false)
+        if !rotate {
+            stopped(&st)?;
+            if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
+                finish(&mut st)?;
+            }
+            return Ok(st.checkpoint.is_none() && st.journal.size() >= self.rotate_bytes);
+        }
+        self.checkpoint(&mut st, false).map(|()| false)
     }
 }
 
@@ -535,8 +588,16 @@ impl SledStore {
     /// Raise the mark to the current record count (the writer does it once
     /// a second and as it stops: the count covers only durable commits).
     pub fn save_mark(&self) -> Result<(), StoreError> {
-        let count = self.count.load(Ordering::SeqCst);
-        if count != self.marked.load(Ordering::SeqCst) {
+        self.raise_mark(u64::MAX)
+    }
+
+    /// Raise the mark to the durable record count, but not above `bound`
+    /// (the pipelined writer: the least count of the appends not yet
+    /// durable, which a crash may leave). Never lowers it: an append lowers
+    /// it before it writes.
+    pub fn raise_mark(&self, bound: u64) -> Result<(), StoreError> {
+        let count = self.count.load(Ordering::SeqCst).min(bound);
+        if count > self.marked.load(Ordering::SeqCst) {
             self.set_mark(count)?;
         }
         Ok(())

@@ -6,6 +6,7 @@ mod pace;
 pub mod restore;
 mod routes;
 mod setup;
+mod syncers;
 mod writer;
 
 use std::collections::HashMap;

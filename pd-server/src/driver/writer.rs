@@ -2,15 +2,17 @@
 //! sends the Replies that wait for them (house rule 4: nothing granted
 //! leaves before it is on disk).
 //!
-//! Group commit: the writer takes every job queued while its last write was
-//! on disk and commits them with one journal write and one fdatasync. Under
-//! sustained load it also waits, so that one fdatasync (about 100 µs of CPU
-//! on a virtio disk) covers more Requests: until about `COMMIT_TARGET`
-//! records are expected at the rate it sees, never longer than
-//! `min_interval` after its last commit (`pace`); an isolated Request is
-//! committed at once. The loop thread never waits for the disk: it keeps
-//! receiving, answering Solicits and queueing jobs while a commit is in
-//! flight.
+//! Group commit: the writer takes every job queued since its last write
+//! and writes them with one journal write. Under sustained load it also
+//! waits, so that one fdatasync (40–100 µs of CPU on a virtio disk) covers
+//! more Requests: until about `COMMIT_TARGET` records are expected at the
+//! rate it sees, never longer than `min_interval` after its last write
+//! (`pace`); an isolated Request is written at once. The fdatasync is not
+//! the writer's: it hands the written group to the syncers
+//! (`driver::syncers`), which send its Replies once a sync that started
+//! after the write returned, and goes on gathering, so a slow fdatasync
+//! holds up only the Requests it covers. The loop thread never waits for
+//! the disk: it keeps receiving, answering Solicits and queueing jobs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -25,6 +27,7 @@ use pd_core::wire;
 use tokio::sync::mpsc as amsc;
 
 use super::pace::Pace;
+use super::syncers::{Flush, Sink, Syncers};
 use crate::engine::Effect;
 use crate::lease::Lease;
 use crate::store::{Clock, SledStore};
@@ -80,7 +83,7 @@ const MARK_EVERY: Duration = Duration::from_secs(1);
 const COMMIT_TARGET: u32 = 5;
 
 impl Writer {
-    /// Start the writer thread.
+    /// Start the writer thread (and its syncers).
     pub fn start(
         store: Arc<SledStore>,
         sock: Arc<DhcpSocket>,
@@ -89,10 +92,16 @@ impl Writer {
         let (tx, rx) = mpsc::channel();
         let (dtx, done) = amsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let p = pending.clone();
+        let acks = Acks {
+            store: store.clone(),
+            sock,
+            done: dtx,
+            pending: pending.clone(),
+        };
+        let pool = Syncers::start(sync_fds(&store, mode), acks)?;
         let thread = std::thread::Builder::new()
             .name("pd-writer".into())
-            .spawn(move || run(&store, &sock, mode, &rx, &dtx, &p))?;
+            .spawn(move || run(&store, pool, mode, &rx))?;
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
@@ -136,69 +145,127 @@ impl Writer {
     }
 }
 
-fn run(
-    store: &SledStore,
-    sock: &DhcpSocket,
-    mode: Mode,
-    rx: &mpsc::Receiver<Job>,
-    done: &amsc::UnboundedSender<Done>,
-    pending: &AtomicUsize,
-) {
-    let mut failed = false;
+/// One write's Replies and effects, waiting for its records.
+struct Group {
+    replies: Vec<Transmit>,
+    after: Vec<Effect>,
+    /// Jobs it holds (for `pending`).
+    jobs: usize,
+}
+
+/// Where the syncers put durable groups: their Replies leave, their
+/// effects go to the loop in write order.
+struct Acks {
+    store: Arc<SledStore>,
+    sock: Arc<DhcpSocket>,
+    done: amsc::UnboundedSender<Done>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Sink<Group> for Acks {
+    fn durable(&self, mut groups: Vec<Group>, count: Option<u64>) {
+        if let Some(c) = count {
+            self.store.durable(c);
+        }
+        for g in &groups {
+            send(&self.sock, &g.replies);
+        }
+        let after: Vec<Effect> = groups.iter_mut().flat_map(|g| g.after.drain(..)).collect();
+        if !after.is_empty() {
+            let _ = self.done.send(Done::After(after));
+        }
+        self.withheld(groups);
+    }
+
+    fn withheld(&self, groups: Vec<Group>) {
+        let n = groups.iter().map(|g| g.jobs).sum();
+        self.pending.fetch_sub(n, Ordering::SeqCst);
+    }
+
+    fn failed(&self, why: String) {
+        // Never a lease granted that is not on disk: every Reply not yet
+        // sent is dropped and nothing later is committed.
+        let e = self.store.fail(&why);
+        tracing::error!(error = %e, "lease database write failed; withholding replies and stopping");
+        let _ = self.done.send(Done::Failed(e));
+    }
+}
+
+/// The descriptions the syncers sync through (none without durability).
+fn sync_fds(store: &SledStore, mode: Mode) -> Vec<Arc<dyn Flush>> {
+    if !mode.durable {
+        return Vec::new();
+    }
+    let fds = store.sync_fds();
+    fds.into_iter().map(|f| f as Arc<dyn Flush>).collect()
+}
+
+fn run(store: &SledStore, pool: Syncers<Group, Acks>, mode: Mode, rx: &mpsc::Receiver<Job>) {
     let mut pace = Pace::new(COMMIT_TARGET, mode.min_interval);
     let mut marked_at = Instant::now();
     loop {
         let first = match rx.recv_timeout(MARK_EVERY) {
             Ok(j) => j,
             Err(RecvTimeoutError::Timeout) => {
-                save_mark(store, &mut marked_at, failed);
+                save_mark(store, &pool, &mut marked_at);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let clock = first.clock;
-        let mut group = vec![first];
-        gather(rx, &mut group, pace.due());
-        let n = group.len();
-        let (puts, forgets) = records(&mut group);
-        if !failed {
+        let mut jobs = vec![first];
+        gather(rx, &mut jobs, pace.due());
+        let (puts, forgets) = records(&mut jobs);
+        let group = Group {
+            jobs: jobs.len(),
+            replies: jobs.iter_mut().flat_map(|j| j.replies.drain(..)).collect(),
+            after: jobs.iter_mut().flat_map(|j| j.after.drain(..)).collect(),
+        };
+        if puts.is_empty() && forgets.is_empty() {
+            pool.unwritten(group);
+        } else {
             let start = Instant::now();
-            match commit(store, mode, clock, &puts, &forgets) {
-                Ok(committed) => {
-                    if committed {
-                        let end = Instant::now();
-                        pace.taken(puts.len() + forgets.len(), end, end - start);
+            match store.append(clock, &puts, &forgets) {
+                Ok(count) => {
+                    let end = Instant::now();
+                    pace.taken(puts.len() + forgets.len(), end, end - start);
+                    pool.written(count, group);
+                    if !mode.durable {
+                        // Benchmarks only: everything is the same but the
+                        // fdatasync, so the difference is what it costs.
+                        pool.durable_now();
                     }
-                    send(sock, &group);
-                    let after: Vec<Effect> =
-                        group.iter_mut().flat_map(|j| j.after.drain(..)).collect();
-                    if !after.is_empty() {
-                        let _ = done.send(Done::After(after));
-                    }
-                    // A checkpoint, when one is due, starts after the
-                    // Replies left.
-                    if committed {
-                        if let Err(e) = store.settle() {
-                            failed = true;
-                            let _ = done.send(Done::Failed(e.to_string()));
-                        }
-                    }
+                    rotate(store, &pool, mode);
                 }
                 Err(e) => {
-                    // Never a lease granted that is not on disk: these
-                    // replies are dropped and nothing later is committed.
-                    tracing::error!(error = %e, jobs = n, "lease database write failed; withholding replies and stopping");
-                    failed = true;
-                    let _ = done.send(Done::Failed(e));
+                    pool.fail(e.to_string());
+                    pool.unwritten(group);
                 }
             }
         }
-        pending.fetch_sub(n, Ordering::SeqCst);
         if marked_at.elapsed() >= MARK_EVERY {
-            save_mark(store, &mut marked_at, failed);
+            save_mark(store, &pool, &mut marked_at);
         }
     }
-    save_mark(store, &mut marked_at, failed);
+    pool.drain();
+    save_mark(store, &pool, &mut marked_at);
+    pool.finish();
+}
+
+/// Collect a finished checkpoint; when the journal file is full, wait for
+/// every group written to it to be durable, then rotate and checkpoint
+/// (`SledStore::settle_if`). A checkpoint, when one starts, starts after
+/// those groups' Replies left.
+fn rotate(store: &SledStore, pool: &Syncers<Group, Acks>, mode: Mode) {
+    let rotated = match store.settle_if(false) {
+        Ok(true) if pool.drain() => store.settle_if(true),
+        Ok(_) => return,
+        Err(e) => Err(e),
+    };
+    match rotated {
+        Ok(_) => pool.set_files(sync_fds(store, mode)),
+        Err(e) => pool.fail(e.to_string()),
+    }
 }
 
 /// Take every job already queued; under load (the next commit `due` later)
@@ -219,27 +286,6 @@ fn gather(rx: &mpsc::Receiver<Job>, group: &mut Vec<Job>, due: Option<Instant>) 
     }
 }
 
-/// Commit the group's records; false when it had none (replies only).
-fn commit(
-    store: &SledStore,
-    mode: Mode,
-    clock: Clock,
-    puts: &[Lease],
-    forgets: &[Prefix],
-) -> Result<bool, String> {
-    if puts.is_empty() && forgets.is_empty() {
-        return Ok(false);
-    }
-    // Without durability (benchmarks only) everything is the same but the
-    // fdatasync, so the difference is what durability costs.
-    let r = if mode.durable {
-        store.commit(clock, puts, forgets)
-    } else {
-        store.commit_unflushed(clock, puts, forgets)
-    };
-    r.map(|()| true).map_err(|e| e.to_string())
-}
-
 /// The group's records in submission order (a later record of the same
 /// prefix wins, in the journal and in sled alike), moved out of the jobs.
 fn records(group: &mut [Job]) -> (Vec<Lease>, Vec<Prefix>) {
@@ -252,8 +298,8 @@ fn records(group: &mut [Job]) -> (Vec<Lease>, Vec<Prefix>) {
     (puts, forgets)
 }
 
-fn send(sock: &DhcpSocket, group: &[Job]) {
-    for t in group.iter().flat_map(|j| &j.replies) {
+fn send(sock: &DhcpSocket, replies: &[Transmit]) {
+    for t in replies {
         let bytes = wire::encode(&t.envelope);
         if let Err(e) = sock.send_now(&bytes, t.to, t.ifindex) {
             tracing::warn!(to = %t.to, ifindex = t.ifindex, error = %e, "send failed");
@@ -261,12 +307,14 @@ fn send(sock: &DhcpSocket, group: &[Job]) {
     }
 }
 
-fn save_mark(store: &SledStore, marked_at: &mut Instant, failed: bool) {
+/// Raise the mark to the durable record count, not above what a group not
+/// yet durable leaves; never after a failure.
+fn save_mark(store: &SledStore, pool: &Syncers<Group, Acks>, marked_at: &mut Instant) {
     *marked_at = Instant::now();
-    if failed {
+    if pool.failed() {
         return;
     }
-    if let Err(e) = store.save_mark() {
+    if let Err(e) = store.raise_mark(pool.mark_bound()) {
         tracing::warn!(error = %e, "cannot update the lease database mark");
     }
 }

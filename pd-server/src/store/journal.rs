@@ -30,12 +30,17 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Journal size at which a new file is started and the old one checkpointed.
 pub const ROTATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Size each file is zero-filled to before use: one rotation's worth and
 /// room for the group that crosses it (a larger group extends the file).
 pub const PREALLOC_BYTES: u64 = ROTATE_BYTES + 1024 * 1024;
+/// Descriptions opened on each file for concurrent fdatasyncs
+/// (`driver::syncers`): each its own open file description, so that each
+/// sees a writeback error (Linux reports one per description, errseq).
+pub const SYNC_FDS: usize = 4;
 /// Largest payload a frame may carry (a record is at most ~600 octets).
 const MAX_PAYLOAD: usize = 4096;
 const OP_PUT: u8 = 1;
@@ -239,6 +244,9 @@ pub struct Journal {
     file: File,
     seq: u64,
     size: u64,
+    /// [`SYNC_FDS`] descriptions of the file, opened before its first
+    /// write, for the syncers.
+    sync_fds: Vec<Arc<File>>,
 }
 
 impl Journal {
@@ -263,11 +271,15 @@ impl Journal {
             zero_filled(&path)?
         };
         sync_dir(dir)?;
+        let sync_fds = (0..SYNC_FDS)
+            .map(|_| OpenOptions::new().write(true).open(&path).map(Arc::new))
+            .collect::<std::io::Result<_>>()?;
         Ok(Journal {
             dir: dir.to_path_buf(),
             file,
             seq,
             size: 0,
+            sync_fds,
         })
     }
 
@@ -278,18 +290,22 @@ impl Journal {
 
     /// Append `frames` and make them durable (one write, one fdatasync).
     pub fn append(&mut self, frames: &[u8]) -> std::io::Result<()> {
-        self.append_with(frames, true)
+        self.write(frames)?;
+        self.file.sync_data()
     }
 
-    /// Append, with the fdatasync only when `sync` (without it only for
-    /// measuring what durability costs).
-    pub fn append_with(&mut self, frames: &[u8], sync: bool) -> std::io::Result<()> {
+    /// Append `frames` without the fdatasync: they are durable once an
+    /// fdatasync of this file that started after this returned returns
+    /// (one of [`sync_fds`](Self::sync_fds)).
+    pub fn write(&mut self, frames: &[u8]) -> std::io::Result<()> {
         self.file.write_all_at(frames, self.size)?;
-        if sync {
-            self.file.sync_data()?;
-        }
         self.size += frames.len() as u64;
         Ok(())
+    }
+
+    /// The descriptions to fdatasync this file through, one per syncer.
+    pub fn sync_fds(&self) -> Vec<Arc<File>> {
+        self.sync_fds.clone()
     }
 
     /// The current file.
