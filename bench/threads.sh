@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/threads.sh VARIANT RATE [perf] — one server start and one 10 s
+# `pd-bench load` trial, with the server's CPU per thread (utime+stime from
+# /proc/PID/task/*/stat, in clock ticks) and voluntary context switches.
+# VARIANT: pd | pd-noflush | pd-routes | kea. With `perf`, also
+# `perf record -g` of the server into /tmp/pd-threads.perf.data.
+# BIN=DIR picks the binaries (default target/release), so two builds can be
+# compared alternating:  for b in old new; do BIN=/tmp/$b bench/threads.sh pd 10000; done
+# Run as root from the repository.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+source "$REPO/bench/lib.sh"
+[ $# -ge 2 ] || { sed -n '2,9p' "$0"; exit 2; }
+NS_S=pdthr-s NS_C=pdthr-c
+BIN_DIR=${BIN:-$REPO/target/release}
+POOL_PREFIX=2001:db8::/40 POOL_LEN=64
+OUT=$(mktemp -d /tmp/pd-threads.XXXXXX)
+trap 'stop_server; ns_teardown; rm -rf "$OUT"' EXIT
+ns_setup
+start_server "$1" "$OUT/s"
+wait_ready
+pid=$SRV_PID
+snap() {
+    local t
+    for t in /proc/$pid/task/*; do
+        echo "$(tr ' ' _ <"$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}') \
+$(awk '$1 == "voluntary_ctxt_switches:" {print $2}' "$t/status")"
+    done | sort -k1,1
+}
+snap >"$OUT/a"
+pp=
+if [ "${3:-}" = perf ]; then
+    perf record -g -p "$pid" -o /tmp/pd-threads.perf.data -- sleep 10 >/dev/null 2>&1 &
+    pp=$!
+fi
+ip netns exec "$NS_C" "$BIN_DIR/pd-bench" load --interface c0 --rate "$2" --duration 10 \
+    --wait-ms 1000 >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
+snap >"$OUT/b"
+if [ -n "$pp" ]; then wait "$pp" || true; fi
+join "$OUT/a" "$OUT/b" |
+    awk '{printf "%-14s cpu %5d ticks  vcs %7d\n", $1, $4 - $2, $5 - $3; n += $4 - $2}
+         END {printf "total          cpu %5d ticks\n", n}'
+cat "$OUT/lat.txt"
