@@ -33,6 +33,12 @@ fn acknowledged_bindings_survive_sigkill_under_load() {
     cfg.install_routes = false;
     cfg.extra = "\n[limits]\nnew-bindings-per-second = 0\nmax-bindings-per-link = 0\n".into();
     let mut server = PdServer::start(&sns, &cfg);
+    // Rotate the journal at 64 KiB (~700 records) instead of 8 MiB, so the
+    // kills also land while a file is handed over from the syncers to a
+    // checkpoint (the writer rotates only once every append is durable).
+    server.stop(Signal::SIGTERM, 5);
+    server.set_env("PD_SERVER_JOURNAL_ROTATE_BYTES", "65536");
+    server.run();
     let ifindex = link.ns.ifindex(&link.client_if);
     let mut all_acked: Vec<Acked> = Vec::new();
     for round in 0..4u64 {
