@@ -1,11 +1,13 @@
 //! Lease persistence: a trait the driver uses and its sled implementation.
 //!
-//! Durability rule (ARCHITECTURE rule 4): the lease writer makes records
-//! durable with [`SledStore::commit`] (one journal append + fdatasync, see
-//! [`journal`]) before it sends the Replies that grant them. sled is the
+//! Durability rule (ARCHITECTURE rule 4): the lease writer appends records
+//! to the journal with [`SledStore::append`] (one write per group, see
+//! [`journal`]), and the syncers (`driver::syncers`) fdatasync it and call
+//! [`SledStore::durable`] before the Replies that grant them leave
+//! ([`SledStore::commit`] does both in one call, for tools and tests). sled is the
 //! checkpoint: when a journal file is full, a background thread folds its
 //! records into sled block by block ([`blocks`]), flushes sled and deletes
-//! the file ([`SledStore::settle`] starts it). Times are monotonic in memory
+//! the file ([`SledStore::settle`] starts it; `store/write.rs`). Times are monotonic in memory
 //! and wall-clock Unix seconds on disk; [`Clock`] (in `record.rs`, with the
 //! record format) is the only conversion point.
 
@@ -15,6 +17,7 @@ pub mod journal;
 mod mark;
 mod present;
 mod record;
+mod write;
 
 use blocks::Key;
 use fold::{flush_sled, fold_file, migrate, replay};
@@ -24,7 +27,7 @@ pub use record::{decode, encode, key, Clock};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use pd_core::prefix::Prefix;
 
@@ -316,156 +319,6 @@ impl SledStore {
     /// for a restore (0 when unknown).
     pub fn records_hint(&self) -> usize {
         usize::try_from(self.marked.load(Ordering::SeqCst)).unwrap_or(0)
-    }
-}
-
-impl SledStore {
-    /// Make these records durable: their frames into the journal with one
-    /// write and one fdatasync. When it returns, a Reply granting them may
-    /// leave; call [`settle`](Self::settle) after the Replies left.
-    pub fn commit(&self, clock: Clock, put: &[Lease], delete: &[Prefix]) -> Result<(), StoreError> {
-        self.commit_with(clock, put, delete, true).map(drop)
-    }
-
-    /// Write these records' frames into the journal with one write and no
-    /// fdatasync (the pipelined writer, `driver::syncers`). They are
-    /// durable once an fdatasync through one of [`sync_fds`](Self::sync_fds)
-    /// that started after this returned has returned; then call
-    /// [`durable`](Self::durable) with the count this returns (the number
-    /// of records once they are). A crash before that may lose them, or
-    /// leave the torn tail replay drops.
-    pub fn append(
-        &self,
-        clock: Clock,
-        put: &[Lease],
-        delete: &[Prefix],
-    ) -> Result<u64, StoreError> {
-        self.commit_with(clock, put, delete, false)
-    }
-
-    /// The current journal file's descriptions for the syncers (new ones
-    /// after each rotation).
-    pub fn sync_fds(&self) -> Vec<Arc<std::fs::File>> {
-        let st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        st.journal.sync_fds()
-    }
-
-    /// Appended records are durable: the store holds `count` records (what
-    /// [`save_mark`](Self::save_mark) may raise the mark to).
-    pub fn durable(&self, count: u64) {
-        self.count.store(count, Ordering::SeqCst);
-    }
-
-    /// An fdatasync of appended records failed: the store stops, as after a
-    /// failed commit (no later append, rotation or checkpoint). Returns the
-    /// store's first failure (this one, naming the file, if it is).
-    pub fn fail(&self, why: &str) -> String {
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = st.journal.path();
-        st.failed
-            .get_or_insert_with(|| format!("{why} ({})", path.display()))
-            .clone()
-    }
-
-    /// Write the frames, with the fdatasync when `sync`; returns the record
-    /// count after them (the store's count already, when `sync`).
-    fn commit_with(
-        &self,
-        clock: Clock,
-        put: &[Lease],
-        delete: &[Prefix],
-        sync: bool,
-    ) -> Result<u64, StoreError> {
-        let mut guard = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        let st = &mut *guard;
-        stopped(st)?;
-        self.ensure_present(st)?;
-        let mut buf = std::mem::take(&mut st.buf);
-        buf.clear();
-        let present = st.present.get_or_insert_with(Present::default);
-        // Puts before deletes, as the frames go: every prefix of the frames
-        // (what a torn write leaves) holds at least the final count.
-        // (`present` changes before the write: if it fails, the store
-        // stops, so no later commit counts on it.)
-        for l in put {
-            let k = key(&l.prefix);
-            journal::frame_put(&mut buf, &k, &encode(l, clock));
-            present.insert(&k);
-        }
-        for p in delete {
-            let k = key(p);
-            journal::frame_delete(&mut buf, &k);
-            present.remove(&k);
-        }
-        let count = present.count;
-        // Lower the mark before records go, so a crash in between never
-        // looks like damage.
-        if count < self.marked.load(Ordering::SeqCst) {
-            self.set_mark(count)?;
-        }
-        let r = if sync {
-            st.journal.append(&buf)
-        } else {
-            st.journal.write(&buf)
-        };
-        st.buf = buf;
-        if let Err(source) = r {
-            let e = StoreError::JournalIo {
-                op: "append",
-                path: st.journal.path(),
-                source,
-            };
-            st.failed = Some(e.to_string());
-            return Err(e);
-        }
-        if sync {
-            self.count.store(count, Ordering::SeqCst);
-        }
-        Ok(count)
-    }
-
-    /// Build `present` from sled if no load did (offline tools that write
-    /// without reading first): sled holds every record then, as opening
-    /// folded the journal into it. Fewer than the mark is damage, as at load.
-    fn ensure_present(&self, st: &mut JournalState) -> Result<(), StoreError> {
-        if st.present.is_none() {
-            let p = self.scan(|_, _| Ok(()))?;
-            let expected = self.marked.load(Ordering::SeqCst);
-            if p.count < expected {
-                return Err(StoreError::Damaged {
-                    path: self.path.clone(),
-                    found: p.count,
-                    expected,
-                    mark: self.mark_path.clone(),
-                });
-            }
-            self.count.store(p.count, Ordering::SeqCst);
-            st.present = Some(p);
-        }
-        Ok(())
-    }
-
-    /// After a commit's Replies left: collect a finished checkpoint, and
-    /// start one when the journal file is full.
-    pub fn settle(&self) -> Result<(), StoreError> {
-        self.settle_if(true).map(drop)
-    }
-
-    /// [`settle`](Self::settle), but start a checkpoint only if `rotate`;
-    /// returns whether one is due and was not started. The pipelined writer
-    /// rotates only once every append to the file is durable: a sync of
-    /// one file does not cover another, and replay takes damage in a file
-    /// that is not the newest for an error.
-    pub fn settle_if(&self, rotate: bool) -> Result<bool, StoreError> {
-        let mut st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
-        if !rotate {
-            stopped(&st)?;
-            if st.checkpoint.as_ref().is_some_and(|h| h.is_finished()) {
-                finish(&mut st)?;
-            }
-            return Ok(st.checkpoint.is_none() && st.journal.size() >= self.rotate_bytes);
-        }
-        self.checkpoint(&mut st, false).map(|()| false)
     }
 }
 

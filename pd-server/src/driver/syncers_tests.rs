@@ -213,13 +213,18 @@ fn without_syncers_groups_go_when_taken_as_durable() {
     pool.finish();
 }
 
+/// One syncer on a real file (the real `Flush`).
+fn one_file(file: std::fs::File) -> (Syncers<u32, Rec>, Rec) {
+    let rec = Rec::default();
+    let pool = Syncers::start(vec![Arc::new(file) as Arc<dyn Flush>], rec.clone()).unwrap();
+    (pool, rec)
+}
+
 #[test]
 fn a_real_fdatasync_error_is_reported() {
     // fdatasync of a pipe fails (EINVAL): the error path of the real Flush.
     let (_r, w) = std::io::pipe().unwrap();
-    let file = std::fs::File::from(std::os::fd::OwnedFd::from(w));
-    let rec = Rec::default();
-    let pool = Syncers::start(vec![Arc::new(file) as Arc<dyn Flush>], rec.clone()).unwrap();
+    let (pool, rec) = one_file(std::fs::File::from(std::os::fd::OwnedFd::from(w)));
     pool.written(1, 1);
     assert_eq!(rec.wait(2), [Event::Failed, Event::Withheld(vec![1])]);
     pool.finish();
@@ -228,9 +233,7 @@ fn a_real_fdatasync_error_is_reported() {
 #[test]
 fn a_real_file_sync_acknowledges() {
     let path = std::env::temp_dir().join(format!("pd-syncers-{}", std::process::id()));
-    let file = std::fs::File::create(&path).unwrap();
-    let rec = Rec::default();
-    let pool = Syncers::start(vec![Arc::new(file) as Arc<dyn Flush>], rec.clone()).unwrap();
+    let (pool, rec) = one_file(std::fs::File::create(&path).unwrap());
     pool.written(1, 1);
     assert!(pool.drain());
     assert_eq!(rec.wait(1), [Event::Durable(vec![1], Some(1))]);

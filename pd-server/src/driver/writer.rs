@@ -254,11 +254,11 @@ fn run(store: &SledStore, pool: Syncers<Group, Acks>, mode: Mode, rx: &mpsc::Rec
 
 /// Collect a finished checkpoint; when the journal file is full, wait for
 /// every group written to it to be durable, then rotate and checkpoint
-/// (`SledStore::settle_if`). A checkpoint, when one starts, starts after
+/// (`SledStore::rotation_due`, `SledStore::settle`). A checkpoint, when one starts, starts after
 /// those groups' Replies left.
 fn rotate(store: &SledStore, pool: &Syncers<Group, Acks>, mode: Mode) {
-    let rotated = match store.settle_if(false) {
-        Ok(true) if pool.drain() => store.settle_if(true),
+    let rotated = match store.rotation_due() {
+        Ok(true) if pool.drain() => store.settle(),
         Ok(_) => return,
         Err(e) => Err(e),
     };

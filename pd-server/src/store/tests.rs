@@ -135,9 +135,7 @@ fn lost_records_are_an_error_not_a_silent_reset() {
             .trim(),
         "4"
     );
-    let s = open_retrying(&dir).unwrap();
-    assert_eq!(s.load(CLOCK).unwrap().len(), 4);
-    drop(s);
+    assert_eq!(restored(&dir), 4);
     // The database loses records (here: replaced by an empty one).
     std::thread::sleep(std::time::Duration::from_millis(200));
     std::fs::remove_dir_all(dir.join("leases")).unwrap();
@@ -177,6 +175,22 @@ fn sled_persists_across_reopen() {
     assert_eq!(s.load(CLOCK).unwrap(), vec![lease(1, LeaseState::Active)]);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh state directory and its store, loaded (empty).
+fn loaded(name: &str) -> (std::path::PathBuf, SledStore) {
+    let dir = tmp(name);
+    let s = SledStore::open(&dir).unwrap();
+    s.load(CLOCK).unwrap();
+    (dir, s)
+}
+
+/// Reopen `dir` and count the leases a load restores.
+fn restored(dir: &Path) -> usize {
+    let s = open_retrying(dir).unwrap();
+    let n = s.load(CLOCK).unwrap().len();
+    drop(s);
+    n
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -227,9 +241,7 @@ fn journal_alone_restores_every_write() {
     let files = journal::files(&copy.join("leases.journal")).unwrap();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(frames_in(&files[0].1), 0);
-    let r = open_retrying(&copy).unwrap();
-    assert_eq!(r.load(CLOCK).unwrap().len(), 19);
-    drop(r);
+    assert_eq!(restored(&copy), 19);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&copy);
 }
@@ -288,9 +300,7 @@ fn checkpoint_flushes_sled_and_removes_the_old_journal() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(frames_in(&files[0].1), 0);
     drop(s);
-    let r = open_retrying(&dir).unwrap();
-    assert_eq!(r.load(CLOCK).unwrap().len(), 50);
-    drop(r);
+    assert_eq!(restored(&dir), 50);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -310,9 +320,7 @@ fn big_journal_rotates_by_itself() {
     let files = journal::files(&jdir).unwrap();
     assert!(files.iter().all(|(seq, _)| *seq > first), "{files:?}");
     drop(s);
-    let r = open_retrying(&dir).unwrap();
-    assert_eq!(r.load(CLOCK).unwrap().len(), 1000);
-    drop(r);
+    assert_eq!(restored(&dir), 1000);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -335,9 +343,7 @@ fn one_pass_shares_interface_names_and_fills_blocks() {
 
 #[test]
 fn rewrites_and_deletes_keep_the_count_exact() {
-    let dir = tmp("count");
-    let s = SledStore::open(&dir).unwrap();
-    s.load(CLOCK).unwrap();
+    let (dir, s) = loaded("count");
     let all: Vec<Lease> = (1..=30).map(|n| lease(n, LeaseState::Active)).collect();
     s.write(CLOCK, &all[..20], &[]).unwrap();
     // Into sled, so that what follows is counted against the blocks.
@@ -364,9 +370,7 @@ fn rewrites_and_deletes_keep_the_count_exact() {
             .trim(),
         "28"
     );
-    let r = open_retrying(&dir).unwrap();
-    assert_eq!(r.load(CLOCK).unwrap().len(), 28);
-    drop(r);
+    assert_eq!(restored(&dir), 28);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -422,9 +426,7 @@ fn a_garbled_block_names_itself() {
 fn a_journal_folded_twice_changes_nothing() {
     // A crash after a checkpoint flushed sled but before it deleted the
     // journal file: the next open folds the same records again.
-    let dir = tmp("fold-twice");
-    let s = SledStore::open(&dir).unwrap();
-    s.load(CLOCK).unwrap();
+    let (dir, s) = loaded("fold-twice");
     let all: Vec<Lease> = (1..=40).map(|n| lease(n, LeaseState::Active)).collect();
     s.write(CLOCK, &all, &[all[7].prefix]).unwrap();
     let copy = journal_only(&dir, "fold-twice-journal");
@@ -481,9 +483,7 @@ fn a_write_without_a_load_still_sees_damage() {
 
 #[test]
 fn a_failed_checkpoint_stops_the_store() {
-    let dir = tmp("ckpt-fail");
-    let s = SledStore::open(&dir).unwrap();
-    s.load(CLOCK).unwrap();
+    let (dir, s) = loaded("ckpt-fail");
     s.write(CLOCK, &[lease(1, LeaseState::Active)], &[])
         .unwrap();
     // The file the checkpoint will read, garbled under the writer.
@@ -501,6 +501,53 @@ fn a_failed_checkpoint_stops_the_store() {
     ));
     assert!(matches!(s.sync(true), Err(StoreError::Stopped(_))));
     assert!(path.exists(), "the failed file stays for the next start");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn appended_records_count_once_durable_and_the_mark_stays_under_the_bound() {
+    let (dir, s) = loaded("append");
+    let mark = || mark::read(&mark::path(&dir)).unwrap().unwrap_or(0);
+    let all: Vec<Lease> = (1..=5).map(|n| lease(n, LeaseState::Active)).collect();
+    assert_eq!(s.append(CLOCK, &all, &[]).unwrap(), 5);
+    // Written, not yet durable: the mark does not move.
+    s.save_mark().unwrap();
+    assert_eq!(mark(), 0);
+    s.durable(5);
+    // A deletion written and not yet durable (it leaves 4) bounds the mark:
+    // a crash may leave either count.
+    assert_eq!(s.append(CLOCK, &[], &[all[4].prefix]).unwrap(), 4);
+    s.raise_mark(4).unwrap();
+    assert_eq!(mark(), 4);
+    s.durable(4);
+    s.raise_mark(u64::MAX).unwrap();
+    assert_eq!(mark(), 4);
+    // Never lowered by a raise.
+    s.raise_mark(1).unwrap();
+    assert_eq!(mark(), 4);
+    // The appended frames are in the journal: a reopen replays them.
+    assert!(!s.rotation_due().unwrap());
+    drop(s);
+    assert_eq!(restored(&dir), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_failed_sync_stops_the_store_and_names_the_file() {
+    let (dir, s) = loaded("fail");
+    s.append(CLOCK, &[lease(1, LeaseState::Active)], &[])
+        .unwrap();
+    let why = s.fail("fdatasync failed: EIO");
+    assert!(
+        why.starts_with("fdatasync failed: EIO (") && why.contains("leases.journal"),
+        "{why}"
+    );
+    assert_eq!(s.fail("later"), why, "the first failure is kept");
+    assert!(s
+        .append(CLOCK, &[lease(2, LeaseState::Active)], &[])
+        .is_err());
+    assert!(s.rotation_due().is_err());
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
