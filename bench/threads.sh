@@ -6,6 +6,8 @@
 # `perf record -g` of the server into /tmp/pd-threads.perf.data.
 # BIN=DIR picks the binaries (default target/release), so two builds can be
 # compared alternating:  for b in old new; do BIN=/tmp/$b bench/threads.sh pd 10000; done
+# DRIVER=perfdhcp drives the load with perfdhcp instead (as bench/run.sh's
+# rate and fixed sections do).
 # Run as root from the repository.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,8 +35,14 @@ if [ "${3:-}" = perf ]; then
     perf record -g -p "$pid" -o /tmp/pd-threads.perf.data -- sleep 10 >/dev/null 2>&1 &
     pp=$!
 fi
-ip netns exec "$NS_C" "$BIN_DIR/pd-bench" load --interface c0 --rate "$2" --duration 10 \
-    --wait-ms 1000 >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
+if [ "${DRIVER:-pd-bench}" = perfdhcp ]; then
+    ip netns exec "$NS_C" perfdhcp -6 -g single -l c0 -e prefix-only -R 1000000 -r "$2" -p 10 \
+        -W 1000000 -x t >"$OUT/perfdhcp.out" 2>&1 || true
+    "$BIN_DIR/pd-bench" latency "$OUT/perfdhcp.out" >"$OUT/lat.txt"
+else
+    ip netns exec "$NS_C" "$BIN_DIR/pd-bench" load --interface c0 --rate "$2" --duration 10 \
+        --wait-ms 1000 >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
+fi
 snap >"$OUT/b"
 if [ -n "$pp" ]; then wait "$pp" || true; fi
 join "$OUT/a" "$OUT/b" |

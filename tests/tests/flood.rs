@@ -8,9 +8,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nix::sys::signal::Signal;
 use pd_core::duid::Duid;
 use pd_tests::loadgen;
 use pd_tests::{ClientLink, Netns, PdServer, ServerConfig};
+
+/// `pd-server stats` through the control socket.
+fn stats(server: &PdServer) -> serde_json::Value {
+    let out = server.cli(&[
+        "stats",
+        "--config",
+        &server.config_path().display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stats JSON")
+}
 
 fn rss_kib(pid: i32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
@@ -77,23 +93,20 @@ fn flood_of_new_clients_is_capped_and_renewals_go_on() {
         .zip(&legit)
         .filter(|(r, a)| **r == Some(a.prefix))
         .count();
+    // The control socket is served while the loop is under load (the loop
+    // reads without waiting on the socket then: it must still look at the
+    // rest).
+    let during = stats(&server);
+    let active_during = during["active"].as_u64().expect("active");
+    assert!(
+        active_during > 10,
+        "stats during the flood: {during} (no binding of the flood counted)"
+    );
     drop(flood);
     std::thread::sleep(Duration::from_secs(secs));
     let rss_after = rss_kib(pid);
 
-    let stats: serde_json::Value = {
-        let out = server.cli(&[
-            "stats",
-            "--config",
-            &server.config_path().display().to_string(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("stats JSON")
-    };
+    let stats = stats(&server);
     let active = stats["active"].as_u64().expect("active");
     let refused = stats["refused"].as_u64().expect("refused");
     println!(
@@ -116,4 +129,40 @@ fn flood_of_new_clients_is_capped_and_renewals_go_on() {
         "memory grew by more than 64 MiB under the flood"
     );
     drop(server);
+}
+
+#[test]
+fn sigterm_under_load_stops_the_server_and_keeps_every_lease() {
+    let sns = Netns::new("floodterm");
+    let link = ClientLink::new(&sns, 0);
+    let mut cfg = ServerConfig::new(&link.server_if);
+    cfg.pool = "2001:db8::/40".into();
+    cfg.install_routes = false;
+    cfg.extra = "\n[limits]\nnew-bindings-per-second = 0\nmax-bindings-per-link = 0\n".into();
+    let mut server = PdServer::start(&sns, &cfg);
+    let load = link.ns.spawn(
+        "bash",
+        &[
+            "-c",
+            &format!(
+                "ulimit -v 2000000; exec timeout 30 perfdhcp -6 -l {} -e prefix-only -R 1000000 -r 5000 -p 10 -W 1000000 >/dev/null 2>&1",
+                link.client_if
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let during = stats(&server)["active"].as_u64().expect("active");
+    assert!(during > 1000, "{during} bindings after 2 s at 5000/s");
+    // SIGTERM while Solicits and Requests keep coming.
+    let status = server.stop(Signal::SIGTERM, 15);
+    drop(load);
+    assert!(status.success(), "pd-server exited with {status}");
+    // Stopped: `leases list` reads the database, which holds at least every
+    // binding counted while it ran.
+    let n = server.active_leases().len() as u64;
+    println!("SIGTERM under load: {during} bindings at 2 s, {n} in the database after the stop");
+    assert!(
+        n >= during,
+        "{n} leases in the database, {during} were active"
+    );
 }

@@ -235,6 +235,23 @@ impl DhcpSocket {
         }
     }
 
+    /// The next queued datagram, or `Ok(None)` when none is waiting, read
+    /// whatever the runtime last learnt of the socket's readiness (a loop
+    /// that slept without polling the reactor still sees what queued).
+    pub fn recv_now(&self, buf: &mut [u8]) -> io::Result<Option<RxInfo>> {
+        loop {
+            match recv_raw(&self.sock, buf) {
+                Ok(raw) => {
+                    if let Some(info) = Self::accept(raw) {
+                        return Ok(Some(info));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Send `bytes` to `to` out of interface `ifindex` (0: let routing
     /// decide; needed for link-local and multicast destinations).
     pub async fn send(&self, bytes: &[u8], to: SocketAddrV6, ifindex: u32) -> io::Result<usize> {

@@ -182,6 +182,7 @@ impl Daemon {
         let timer = tokio::time::sleep_until(far());
         tokio::pin!(timer);
         let mut armed: Option<Timestamp> = None;
+        let mut hot = false;
         let mut pace = pace::Pace::new(
             RECEIVE_TARGET,
             Duration::from_micros(self.cfg.receive_interval_us),
@@ -199,34 +200,19 @@ impl Daemon {
             }
             let mut fx = Vec::new();
             tokio::select! {
-                r = self.sock.recv(&mut buf) => {
-                    match r {
-                        Ok(info) => {
-                            self.on_datagram(info, &buf, &mut fx);
-                            hold_off(pace.due());
-                            let mut n = 1;
-                            for _ in 1..BATCH {
-                                match self.sock.try_recv(&mut buf) {
-                                    Ok(Some(info)) => {
-                                        self.on_datagram(info, &buf, &mut fx);
-                                        n += 1;
-                                    }
-                                    Ok(None) => break,
-                                    Err(e) => { tracing::warn!(error = %e, "receive failed"); break; }
-                                }
-                            }
-                            pace.taken(n, Instant::now(), Duration::ZERO);
-                        }
-                        Err(e) => tracing::warn!(error = %e, "receive failed"),
-                    }
-                }
+                // Everything else first: under load the last branch is
+                // always ready.
+                biased;
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => fx = self.reload(),
+                Some(done) = self.writer.done.recv() => self.on_done(done).await,
                 _ = &mut timer, if armed.is_some() => {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
                     // Re-arm even if the engine's deadline did not move.
                     armed = None;
                 }
-                Some(done) = self.writer.done.recv() => self.on_done(done).await,
                 _ = tick.tick() => {
                     self.join_links();
                     if let Err(e) = self.store.poll() {
@@ -239,9 +225,28 @@ impl Daemon {
                         self.control_request(stream).await;
                     }
                 }
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => fx = self.reload(),
+                r = receive(&self.sock, &mut buf, hot, pace.due()) => {
+                    match r {
+                        Ok(first) => {
+                            let cold = first.is_some();
+                            let mut n = 0;
+                            if let Some(info) = first {
+                                self.on_datagram(info, &buf, &mut fx);
+                                n = 1;
+                                hold_off(pace.due());
+                            }
+                            n += self.read_batch(&mut buf, &mut fx, BATCH - n);
+                            // More than the datagram that woke it: under
+                            // load, so the next turn sleeps out the pace
+                            // instead of waiting on the socket.
+                            hot = n > usize::from(cold);
+                            if n > 0 {
+                                pace.taken(n, Instant::now(), Duration::ZERO);
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "receive failed"),
+                    }
+                }
             }
             self.execute(fx).await;
             if self.fatal.is_some() {
@@ -275,6 +280,25 @@ impl Daemon {
             Some(why) => anyhow::bail!(why),
             None => Ok(()),
         }
+    }
+
+    /// Read and handle up to `max` queued datagrams; returns how many.
+    fn read_batch(&mut self, buf: &mut [u8], fx: &mut Vec<Effect>, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            match self.sock.recv_now(buf) {
+                Ok(Some(info)) => {
+                    self.on_datagram(info, buf, fx);
+                    n += 1;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "receive failed");
+                    break;
+                }
+            }
+        }
+        n
     }
 
     fn on_datagram(&mut self, info: pd_core::sys::net::RxInfo, buf: &[u8], fx: &mut Vec<Effect>) {
@@ -346,6 +370,26 @@ impl Daemon {
 /// wake-up for several instead of one each. After a quiet spell a message
 /// is read at once. The sleep blocks the loop's thread; nothing else is due
 /// within a few hundred microseconds.
+/// A receive turn's start. Cold: wait for the next datagram. Hot (the
+/// last turn read more than its first datagram): sleep out the pace, let
+/// the runtime run (the reactor, timers, other tasks), and start the turn
+/// without one: it reads what queued meanwhile. Under load that is one
+/// wake-up per turn (the sleep's) instead of two (the socket's, then the
+/// sleep's).
+async fn receive(
+    sock: &DhcpSocket,
+    buf: &mut [u8],
+    hot: bool,
+    due: Option<Instant>,
+) -> std::io::Result<Option<pd_core::sys::net::RxInfo>> {
+    if hot {
+        hold_off(due);
+        tokio::task::yield_now().await;
+        return Ok(None);
+    }
+    sock.recv(buf).await.map(Some)
+}
+
 fn hold_off(due: Option<Instant>) {
     if let Some(left) = due.and_then(|t| t.checked_duration_since(Instant::now())) {
         std::thread::sleep(left);

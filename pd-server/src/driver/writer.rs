@@ -15,7 +15,7 @@
 //! the disk: it keeps receiving, answering Solicits and queueing jobs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -204,17 +204,17 @@ fn run(store: &SledStore, pool: Syncers<Group, Acks>, mode: Mode, rx: &mpsc::Rec
     let mut pace = Pace::new(COMMIT_TARGET, mode.min_interval);
     let mut marked_at = Instant::now();
     loop {
-        let first = match rx.recv_timeout(MARK_EVERY) {
-            Ok(j) => j,
-            Err(RecvTimeoutError::Timeout) => {
+        let mut jobs = match next_group(rx, pace.due(), MARK_EVERY) {
+            Next::Group(jobs) => jobs,
+            Next::Idle => {
                 save_mark(store, &pool, &mut marked_at);
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+            Next::Closed => break,
         };
-        let clock = first.clock;
-        let mut jobs = vec![first];
-        gather(rx, &mut jobs, pace.due());
+        let Some(clock) = jobs.first().map(|j| j.clock) else {
+            continue;
+        };
         let (puts, forgets) = records(&mut jobs);
         let group = Group {
             jobs: jobs.len(),
@@ -268,16 +268,42 @@ fn rotate(store: &SledStore, pool: &Syncers<Group, Acks>, mode: Mode) {
     }
 }
 
-/// Take every job already queued; under load (the next commit `due` later)
-/// also wait for more until then. A job with deletions ends the group:
-/// within a group puts are written before deletions, which is the order of
-/// one turn but not of two.
-fn gather(rx: &mpsc::Receiver<Job>, group: &mut Vec<Job>, due: Option<Instant>) {
-    // Sleep rather than wait on the channel: a sleeping writer costs the
-    // loop no wake-up per queued job.
+/// What the writer takes next.
+enum Next {
+    /// Jobs to commit together (never empty).
+    Group(Vec<Job>),
+    /// Nothing came for the idle interval.
+    Idle,
+    /// The loop is gone and the queue is empty.
+    Closed,
+}
+
+/// The next group. Under load (the next commit `due` later) sleep until
+/// then before looking at the queue, and block on it only when nothing
+/// came meanwhile: one wake-up per group, and a sleeping writer costs the
+/// loop no wake-up per queued job (it would, waiting on the channel).
+fn next_group(rx: &mpsc::Receiver<Job>, due: Option<Instant>, idle: Duration) -> Next {
     if let Some(left) = due.and_then(|t| t.checked_duration_since(Instant::now())) {
         std::thread::sleep(left);
     }
+    let first = match rx.try_recv() {
+        Ok(j) => j,
+        Err(TryRecvError::Disconnected) => return Next::Closed,
+        Err(TryRecvError::Empty) => match rx.recv_timeout(idle) {
+            Ok(j) => j,
+            Err(RecvTimeoutError::Timeout) => return Next::Idle,
+            Err(RecvTimeoutError::Disconnected) => return Next::Closed,
+        },
+    };
+    let mut jobs = vec![first];
+    gather(rx, &mut jobs);
+    Next::Group(jobs)
+}
+
+/// Take every job already queued. A job with deletions ends the group:
+/// within a group puts are written before deletions, which is the order of
+/// one turn but not of two.
+fn gather(rx: &mpsc::Receiver<Job>, group: &mut Vec<Job>) {
     while group.last().is_some_and(|j| j.forgets.is_empty()) {
         match rx.try_recv() {
             Ok(j) => group.push(j),
@@ -350,7 +376,7 @@ mod tests {
         let mut out = Vec::new();
         while let Ok(first) = rx.try_recv() {
             let mut g = vec![first];
-            gather(&rx, &mut g, None);
+            gather(&rx, &mut g);
             out.push(g.len());
         }
         out
@@ -370,19 +396,40 @@ mod tests {
     #[test]
     fn under_load_the_writer_waits_out_the_interval() {
         let (tx, rx) = mpsc::channel();
+        tx.send(job(false)).unwrap();
         let start = Instant::now();
-        let mut g = vec![job(false)];
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(5));
             tx.send(job(false)).unwrap();
+            tx
         });
-        gather(&rx, &mut g, Some(start + Duration::from_millis(50)));
-        t.join().unwrap();
-        assert_eq!(
-            g.len(),
-            2,
-            "the job queued during the interval joins the group"
-        );
+        let due = Some(start + Duration::from_millis(50));
+        let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5)) else {
+            panic!("no group");
+        };
+        assert_eq!(g.len(), 2, "the job queued during the interval joins");
         assert!(start.elapsed() >= Duration::from_millis(50));
+        // Then nothing is queued: it waits for the next job, takes it at
+        // once, and reports idle and closed.
+        let tx = t.join().unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(job(false)).unwrap();
+            tx
+        });
+        let start = Instant::now();
+        let Next::Group(g) = next_group(&rx, None, Duration::from_secs(5)) else {
+            panic!("no group");
+        };
+        assert_eq!(g.len(), 1);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        let tx = t.join().unwrap();
+        let idle = next_group(&rx, None, Duration::from_millis(10));
+        assert!(matches!(idle, Next::Idle));
+        drop(tx);
+        assert!(matches!(
+            next_group(&rx, None, Duration::from_millis(10)),
+            Next::Closed
+        ));
     }
 }
