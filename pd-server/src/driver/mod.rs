@@ -30,6 +30,10 @@ pub use setup::load_or_create_duid;
 /// Datagrams handled per loop turn before the batch is flushed and sent.
 const BATCH: usize = 256;
 
+/// Longest a run of hot receive turns goes without yielding to the runtime
+/// (each yield polls the reactor: an `epoll_wait`).
+const YIELD_EVERY: Duration = Duration::from_millis(1);
+
 /// Datagrams a receive turn should read under load (`pace`): four amortize
 /// the wake-up; waiting for more only adds latency.
 const RECEIVE_TARGET: u32 = 4;
@@ -183,6 +187,7 @@ impl Daemon {
         tokio::pin!(timer);
         let mut armed: Option<Timestamp> = None;
         let mut hot = false;
+        let mut yielded = Instant::now();
         let mut pace = pace::Pace::new(
             RECEIVE_TARGET,
             Duration::from_micros(self.cfg.receive_interval_us),
@@ -225,7 +230,7 @@ impl Daemon {
                         self.control_request(stream).await;
                     }
                 }
-                r = receive(&self.sock, &mut buf, hot, pace.due()) => {
+                r = receive(&self.sock, &mut buf, hot, pace.due(), &mut yielded) => {
                     match r {
                         Ok(first) => {
                             let cold = first.is_some();
@@ -372,7 +377,8 @@ impl Daemon {
 /// within a few hundred microseconds.
 /// A receive turn's start. Cold: wait for the next datagram. Hot (the
 /// last turn read more than its first datagram): sleep out the pace, let
-/// the runtime run (the reactor, timers, other tasks), and start the turn
+/// the runtime run (the reactor, timers, other tasks; at most every
+/// [`YIELD_EVERY`]), and start the turn
 /// without one: it reads what queued meanwhile. Under load that is one
 /// wake-up per turn (the sleep's) instead of two (the socket's, then the
 /// sleep's).
@@ -381,10 +387,14 @@ async fn receive(
     buf: &mut [u8],
     hot: bool,
     due: Option<Instant>,
+    yielded: &mut Instant,
 ) -> std::io::Result<Option<pd_core::sys::net::RxInfo>> {
     if hot {
         hold_off(due);
-        tokio::task::yield_now().await;
+        if yielded.elapsed() >= YIELD_EVERY {
+            *yielded = Instant::now();
+            tokio::task::yield_now().await;
+        }
         return Ok(None);
     }
     sock.recv(buf).await.map(Some)
