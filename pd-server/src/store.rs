@@ -2,7 +2,7 @@
 //!
 //! Durability rule (ARCHITECTURE rule 4): the lease writer appends records
 //! to the journal with [`SledStore::append`] (one write per group, see
-//! [`journal`]), and the syncers (`driver::syncers`) fdatasync it and call
+//! [`journal`]), and the writer threads (`driver::syncers`) fdatasync it and call
 //! [`SledStore::durable`] before the Replies that grant them leave
 //! ([`SledStore::commit`] does both in one call, for tools and tests). sled is the
 //! checkpoint: when a journal file is full, a background thread folds its

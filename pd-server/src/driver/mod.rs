@@ -254,6 +254,7 @@ impl Daemon {
                 }
             }
             self.execute(fx).await;
+            self.writer.watch();
             if self.fatal.is_some() {
                 break;
             }

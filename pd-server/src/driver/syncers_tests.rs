@@ -52,13 +52,22 @@ impl Flush for Gate {
 }
 
 struct Rig {
-    pool: Syncers<u32, Rec>,
+    pool: Pool<u32, Rec>,
     rec: Rec,
     started: mpsc::Receiver<usize>,
     release: Vec<mpsc::Sender<std::io::Result<()>>>,
+    syncs: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn rig(n: usize) -> Rig {
+/// Descriptions whose syncs the test releases, the channel that says which
+/// one started, and the senders that release them.
+type Gates = (
+    Vec<Arc<dyn Flush>>,
+    mpsc::Receiver<usize>,
+    Vec<mpsc::Sender<std::io::Result<()>>>,
+);
+
+fn gates(n: usize) -> Gates {
     let (stx, started) = mpsc::channel();
     let mut release = Vec::new();
     let mut files: Vec<Arc<dyn Flush>> = Vec::new();
@@ -71,17 +80,28 @@ fn rig(n: usize) -> Rig {
             result: Mutex::new(rx),
         }));
     }
+    (files, started, release)
+}
+
+fn rig(n: usize) -> Rig {
+    let (files, started, release) = gates(n);
     let rec = Rec::default();
-    let pool = Syncers::start(files, rec.clone()).unwrap();
     Rig {
-        pool,
+        pool: Pool::new(files, rec.clone()),
         rec,
         started,
         release,
+        syncs: Vec::new(),
     }
 }
 
 impl Rig {
+    /// Sync through description `i` on a thread of its own (as a writer
+    /// thread does).
+    fn sync(&mut self, i: usize) {
+        let pool = self.pool.clone();
+        self.syncs.push(std::thread::spawn(move || pool.sync(i)));
+    }
     fn started(&self) -> usize {
         self.started.recv_timeout(Duration::from_secs(5)).unwrap()
     }
@@ -93,21 +113,25 @@ impl Rig {
         };
         self.release[id].send(r).unwrap();
     }
-    /// Release every sync still blocked and stop.
+    /// Release every sync still blocked and wait for the sync threads.
     fn finish(self) {
         for tx in &self.release {
             let _ = tx.send(Ok(()));
         }
-        self.pool.finish();
+        for t in self.syncs {
+            t.join().unwrap();
+        }
     }
 }
 
 #[test]
 fn a_later_sync_acknowledges_what_a_slow_one_covers() {
-    let r = rig(2);
+    let mut r = rig(2);
     r.pool.written(10, 1);
+    r.sync(0);
     let slow = r.started();
     r.pool.written(11, 2);
+    r.sync(1);
     let fast = r.started();
     assert_ne!(slow, fast);
     r.release(fast, true);
@@ -125,8 +149,9 @@ fn a_later_sync_acknowledges_what_a_slow_one_covers() {
 
 #[test]
 fn acknowledgements_keep_write_order() {
-    let r = rig(1);
+    let mut r = rig(2);
     r.pool.written(1, 1);
+    r.sync(0);
     assert_eq!(r.started(), 0);
     // Written while the first sync is in flight: it does not cover them.
     r.pool.written(2, 2);
@@ -137,18 +162,21 @@ fn acknowledgements_keep_write_order() {
     assert_eq!(r.rec.wait(1), [Event::Durable(vec![1], Some(1))]);
     // One sync covers both later writes; the group that wrote nothing goes
     // with them, after them.
-    assert_eq!(r.started(), 0);
-    r.release(0, true);
+    r.sync(1);
+    assert_eq!(r.started(), 1);
+    r.release(1, true);
     assert_eq!(r.rec.wait(1), [Event::Durable(vec![2, 3, 4], Some(3))]);
     r.finish();
 }
 
 #[test]
 fn a_failed_sync_withholds_everything_not_acknowledged() {
-    let r = rig(2);
+    let mut r = rig(2);
     r.pool.written(1, 1);
+    r.sync(0);
     let a = r.started();
     r.pool.written(2, 2);
+    r.sync(1);
     let b = r.started();
     r.release(b, false);
     assert_eq!(
@@ -171,8 +199,9 @@ fn a_failed_sync_withholds_everything_not_acknowledged() {
 
 #[test]
 fn a_failed_write_withholds_what_waits() {
-    let r = rig(1);
+    let mut r = rig(1);
     r.pool.written(1, 1);
+    r.sync(0);
     r.started();
     r.pool.fail("write".into());
     r.release(0, true);
@@ -182,8 +211,9 @@ fn a_failed_write_withholds_what_waits() {
 
 #[test]
 fn drain_waits_for_every_written_group() {
-    let r = rig(1);
+    let mut r = rig(1);
     r.pool.written(1, 1);
+    r.sync(0);
     r.started();
     let tx = r.release[0].clone();
     let t = std::thread::spawn(move || {
@@ -199,9 +229,9 @@ fn drain_waits_for_every_written_group() {
 }
 
 #[test]
-fn without_syncers_groups_go_when_taken_as_durable() {
+fn without_files_groups_go_when_taken_as_durable() {
     let rec = Rec::default();
-    let pool: Syncers<u32, Rec> = Syncers::start(Vec::new(), rec.clone()).unwrap();
+    let pool: Pool<u32, Rec> = Pool::new(Vec::new(), rec.clone());
     pool.unwritten(1);
     assert_eq!(rec.wait(1), [Event::Durable(vec![1], None)]);
     pool.written(5, 2);
@@ -210,13 +240,12 @@ fn without_syncers_groups_go_when_taken_as_durable() {
     pool.durable_now();
     assert_eq!(rec.wait(1), [Event::Durable(vec![2, 3], Some(4))]);
     assert_eq!(pool.mark_bound(), u64::MAX);
-    pool.finish();
 }
 
-/// One syncer on a real file (the real `Flush`).
-fn one_file(file: std::fs::File) -> (Syncers<u32, Rec>, Rec) {
+/// A pool syncing through a real file (the real `Flush`).
+fn one_file(file: std::fs::File) -> (Pool<u32, Rec>, Rec) {
     let rec = Rec::default();
-    let pool = Syncers::start(vec![Arc::new(file) as Arc<dyn Flush>], rec.clone()).unwrap();
+    let pool = Pool::new(vec![Arc::new(file) as Arc<dyn Flush>], rec.clone());
     (pool, rec)
 }
 
@@ -226,8 +255,8 @@ fn a_real_fdatasync_error_is_reported() {
     let (_r, w) = std::io::pipe().unwrap();
     let (pool, rec) = one_file(std::fs::File::from(std::os::fd::OwnedFd::from(w)));
     pool.written(1, 1);
+    pool.sync(0);
     assert_eq!(rec.wait(2), [Event::Failed, Event::Withheld(vec![1])]);
-    pool.finish();
 }
 
 #[test]
@@ -235,8 +264,72 @@ fn a_real_file_sync_acknowledges() {
     let path = std::env::temp_dir().join(format!("pd-syncers-{}", std::process::id()));
     let (pool, rec) = one_file(std::fs::File::create(&path).unwrap());
     pool.written(1, 1);
+    pool.sync(0);
     assert!(pool.drain());
     assert_eq!(rec.wait(1), [Event::Durable(vec![1], Some(1))]);
-    pool.finish();
     let _ = std::fs::remove_file(&path);
+}
+
+/// A lead that writes the groups it is sent, one per step, and records on
+/// which thread (by the description it synced) each was written.
+struct FakeLead {
+    rx: mpsc::Receiver<u32>,
+    finished: mpsc::Sender<()>,
+}
+
+impl Lead<u32, Rec> for FakeLead {
+    fn step(&mut self, pool: &Pool<u32, Rec>) -> Step {
+        match self.rx.recv() {
+            Ok(g) => {
+                pool.written(u64::from(g), g);
+                Step::Sync
+            }
+            Err(_) => Step::Stop,
+        }
+    }
+    fn finish(&mut self, pool: &Pool<u32, Rec>) {
+        pool.drain();
+        self.finished.send(()).unwrap();
+    }
+}
+
+#[test]
+fn the_lead_syncs_inline_and_a_standby_takes_over_from_a_slow_sync() {
+    let (files, started, release) = gates(2);
+    let rec = Rec::default();
+    let (tx, rx) = mpsc::channel();
+    let (ftx, finished) = mpsc::channel();
+    let lead = FakeLead { rx, finished: ftx };
+    let mut c = Committers::start(Pool::new(files, rec.clone()), lead, "t").unwrap();
+    let started = || started.recv_timeout(Duration::from_secs(5)).unwrap();
+    // The lead writes group 1 and syncs it itself.
+    tx.send(1).unwrap();
+    let slow = started();
+    // Not slow yet: watching asks nobody, and group 2 waits (the lead is
+    // syncing).
+    c.watch();
+    tx.send(2).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(rec.wait(0), []);
+    // Slow now: a standby takes the lead, writes group 2 and syncs it
+    // through its own description; that sync covers both groups.
+    std::thread::sleep(TAKEOVER);
+    c.watch();
+    let fast = started();
+    assert_ne!(slow, fast, "the standby syncs through its own description");
+    release[fast].send(Ok(())).unwrap();
+    assert_eq!(rec.wait(1), [Event::Durable(vec![1, 2], Some(2))]);
+    // Watching again asks nobody for the same slow sync.
+    c.watch();
+    release[slow].send(Ok(())).unwrap();
+    // Either thread leads on; group 3 is written and synced once.
+    tx.send(3).unwrap();
+    let third = started();
+    release[third].send(Ok(())).unwrap();
+    assert_eq!(rec.wait(1), [Event::Durable(vec![3], Some(3))]);
+    // Closing the queue stops every thread after the lead finished.
+    drop(tx);
+    finished.recv_timeout(Duration::from_secs(5)).unwrap();
+    c.join();
+    assert_eq!(rec.wait(0), []);
 }

@@ -1,5 +1,5 @@
-//! The lease writer: a thread that makes the loop's records durable and then
-//! sends the Replies that wait for them (house rule 4: nothing granted
+//! The lease writer: threads that make the loop's records durable and then
+//! send the Replies that wait for them (house rule 4: nothing granted
 //! leaves before it is on disk).
 //!
 //! Group commit: the writer takes every job queued since its last write
@@ -7,17 +7,16 @@
 //! waits, so that one fdatasync (40–100 µs of CPU on a virtio disk) covers
 //! more Requests: until about `COMMIT_TARGET` records are expected at the
 //! rate it sees, never longer than `min_interval` after its last write
-//! (`pace`); an isolated Request is written at once. The fdatasync is not
-//! the writer's: it hands the written group to the syncers
-//! (`driver::syncers`), which send its Replies once a sync that started
-//! after the write returned, and goes on gathering, so a slow fdatasync
-//! holds up only the Requests it covers. The loop thread never waits for
-//! the disk: it keeps receiving, answering Solicits and queueing jobs.
+//! (`pace`); an isolated Request is written at once. The writer then
+//! fdatasyncs the group itself and sends its Replies; when that sync is
+//! slow, a standby thread takes over the writing (`driver::syncers`), so a
+//! slow fdatasync holds up only the Requests it covers. The loop thread
+//! never waits for the disk: it keeps receiving, answering Solicits and
+//! queueing jobs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pd_core::effect::Transmit;
@@ -27,7 +26,7 @@ use pd_core::wire;
 use tokio::sync::mpsc as amsc;
 
 use super::pace::Pace;
-use super::syncers::{Flush, Sink, Syncers};
+use super::syncers::{Committers, Flush, Lead, Pool, Sink, Step};
 use crate::engine::Effect;
 use crate::lease::Lease;
 use crate::store::{Clock, SledStore};
@@ -63,10 +62,10 @@ pub struct Mode {
     pub min_interval: Duration,
 }
 
-/// Handle on the writer thread.
+/// Handle on the writer threads.
 pub struct Writer {
     tx: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    threads: Option<Committers<Group, Acks, Leader>>,
     /// Completions, for the loop's select.
     pub done: amsc::UnboundedReceiver<Done>,
     /// Jobs submitted and not finished.
@@ -83,7 +82,7 @@ const MARK_EVERY: Duration = Duration::from_secs(1);
 const COMMIT_TARGET: u32 = 5;
 
 impl Writer {
-    /// Start the writer thread (and its syncers).
+    /// Start the writer threads.
     pub fn start(
         store: Arc<SledStore>,
         sock: Arc<DhcpSocket>,
@@ -98,16 +97,29 @@ impl Writer {
             done: dtx,
             pending: pending.clone(),
         };
-        let pool = Syncers::start(sync_fds(&store, mode), acks)?;
-        let thread = std::thread::Builder::new()
-            .name("pd-writer".into())
-            .spawn(move || run(&store, pool, mode, &rx))?;
+        let pool = Pool::new(sync_fds(&store, mode), acks);
+        let lead = Leader {
+            pace: Pace::new(COMMIT_TARGET, mode.min_interval),
+            marked_at: Instant::now(),
+            store,
+            rx,
+            mode,
+        };
+        let threads = Committers::start(pool, lead, "pd-writer")?;
         Ok(Writer {
             tx: Some(tx),
-            thread: Some(thread),
+            threads: Some(threads),
             done,
             pending,
         })
+    }
+
+    /// Called on the loop's turns: a standby takes over the writing when
+    /// the writer's fdatasync is slow (`driver::syncers`).
+    pub fn watch(&self) {
+        if let Some(t) = &self.threads {
+            t.watch();
+        }
     }
 
     /// No job queued or in flight and no report unread: a Reply (or a
@@ -132,10 +144,8 @@ impl Writer {
     /// reported that the loop has not read yet.
     pub fn finish(&mut self) -> Vec<Done> {
         self.tx = None;
-        if let Some(t) = self.thread.take() {
-            if t.join().is_err() {
-                tracing::error!("lease writer thread panicked");
-            }
+        if let Some(mut t) = self.threads.take() {
+            t.join();
         }
         let mut out = Vec::new();
         while let Ok(d) = self.done.try_recv() {
@@ -153,7 +163,7 @@ struct Group {
     jobs: usize,
 }
 
-/// Where the syncers put durable groups: their Replies leave, their
+/// Where the writer threads put durable groups: their Replies leave, their
 /// effects go to the loop in write order.
 struct Acks {
     store: Arc<SledStore>,
@@ -191,7 +201,7 @@ impl Sink<Group> for Acks {
     }
 }
 
-/// The descriptions the syncers sync through (none without durability).
+/// The descriptions the writer threads sync through (none without durability).
 fn sync_fds(store: &SledStore, mode: Mode) -> Vec<Arc<dyn Flush>> {
     if !mode.durable {
         return Vec::new();
@@ -200,20 +210,32 @@ fn sync_fds(store: &SledStore, mode: Mode) -> Vec<Arc<dyn Flush>> {
     fds.into_iter().map(|f| f as Arc<dyn Flush>).collect()
 }
 
-fn run(store: &SledStore, pool: Syncers<Group, Acks>, mode: Mode, rx: &mpsc::Receiver<Job>) {
-    let mut pace = Pace::new(COMMIT_TARGET, mode.min_interval);
-    let mut marked_at = Instant::now();
-    loop {
-        let mut jobs = match next_group(rx, pace.due(), MARK_EVERY) {
+/// The writer's state, run by whichever writer thread holds the lead.
+struct Leader {
+    store: Arc<SledStore>,
+    rx: mpsc::Receiver<Job>,
+    pace: Pace,
+    marked_at: Instant,
+    mode: Mode,
+}
+
+impl Lead<Group, Acks> for Leader {
+    fn step(&mut self, pool: &Pool<Group, Acks>) -> Step {
+        // After the last group's sync: rotate a full journal file.
+        rotate(&self.store, pool, self.mode);
+        if self.marked_at.elapsed() >= MARK_EVERY {
+            save_mark(&self.store, pool, &mut self.marked_at);
+        }
+        let mut jobs = match next_group(&self.rx, self.pace.due(), MARK_EVERY) {
             Next::Group(jobs) => jobs,
             Next::Idle => {
-                save_mark(store, &pool, &mut marked_at);
-                continue;
+                save_mark(&self.store, pool, &mut self.marked_at);
+                return Step::Next;
             }
-            Next::Closed => break,
+            Next::Closed => return Step::Stop,
         };
         let Some(clock) = jobs.first().map(|j| j.clock) else {
-            continue;
+            return Step::Next;
         };
         let (puts, forgets) = records(&mut jobs);
         let group = Group {
@@ -223,40 +245,41 @@ fn run(store: &SledStore, pool: Syncers<Group, Acks>, mode: Mode, rx: &mpsc::Rec
         };
         if puts.is_empty() && forgets.is_empty() {
             pool.unwritten(group);
-        } else {
-            let start = Instant::now();
-            match store.append(clock, &puts, &forgets) {
-                Ok(count) => {
-                    let end = Instant::now();
-                    pace.taken(puts.len() + forgets.len(), end, end - start);
-                    pool.written(count, group);
-                    if !mode.durable {
-                        // Benchmarks only: everything is the same but the
-                        // fdatasync, so the difference is what it costs.
-                        pool.durable_now();
-                    }
-                    rotate(store, &pool, mode);
+            return Step::Next;
+        }
+        let start = Instant::now();
+        match self.store.append(clock, &puts, &forgets) {
+            Ok(count) => {
+                let end = Instant::now();
+                self.pace
+                    .taken(puts.len() + forgets.len(), end, end - start);
+                pool.written(count, group);
+                if self.mode.durable {
+                    return Step::Sync;
                 }
-                Err(e) => {
-                    pool.fail(e.to_string());
-                    pool.unwritten(group);
-                }
+                // Benchmarks only: everything is the same but the
+                // fdatasync, so the difference is what it costs.
+                pool.durable_now();
+            }
+            Err(e) => {
+                pool.fail(e.to_string());
+                pool.unwritten(group);
             }
         }
-        if marked_at.elapsed() >= MARK_EVERY {
-            save_mark(store, &pool, &mut marked_at);
-        }
+        Step::Next
     }
-    pool.drain();
-    save_mark(store, &pool, &mut marked_at);
-    pool.finish();
+
+    fn finish(&mut self, pool: &Pool<Group, Acks>) {
+        pool.drain();
+        save_mark(&self.store, pool, &mut self.marked_at);
+    }
 }
 
 /// Collect a finished checkpoint; when the journal file is full, wait for
 /// every group written to it to be durable, then rotate and checkpoint
 /// (`SledStore::rotation_due`, `SledStore::settle`). A checkpoint, when one starts, starts after
 /// those groups' Replies left.
-fn rotate(store: &SledStore, pool: &Syncers<Group, Acks>, mode: Mode) {
+fn rotate(store: &SledStore, pool: &Pool<Group, Acks>, mode: Mode) {
     let rotated = match store.rotation_due() {
         Ok(true) if pool.drain() => store.settle(),
         Ok(_) => return,
@@ -335,7 +358,7 @@ fn send(sock: &DhcpSocket, replies: &[Transmit]) {
 
 /// Raise the mark to the durable record count, not above what a group not
 /// yet durable leaves; never after a failure.
-fn save_mark(store: &SledStore, pool: &Syncers<Group, Acks>, marked_at: &mut Instant) {
+fn save_mark(store: &SledStore, pool: &Pool<Group, Acks>, marked_at: &mut Instant) {
     *marked_at = Instant::now();
     if pool.failed() {
         return;

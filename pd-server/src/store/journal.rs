@@ -245,7 +245,7 @@ pub struct Journal {
     seq: u64,
     size: u64,
     /// [`SYNC_FDS`] descriptions of the file, opened before its first
-    /// write, for the syncers.
+    /// write, for the writer threads.
     sync_fds: Vec<Arc<File>>,
 }
 
@@ -303,7 +303,7 @@ impl Journal {
         Ok(())
     }
 
-    /// The descriptions to fdatasync this file through, one per syncer.
+    /// The descriptions to fdatasync this file through, one per writer thread.
     pub fn sync_fds(&self) -> Vec<Arc<File>> {
         self.sync_fds.clone()
     }

@@ -1,5 +1,5 @@
 //! The write path: records into the journal (one write per group, with or
-//! without its fdatasync), what the syncers report back, and the rotation
+//! without its fdatasync), what the writer threads report back, and the rotation
 //! that hands a full journal file to a checkpoint.
 
 use std::sync::atomic::Ordering;
@@ -35,7 +35,7 @@ impl SledStore {
         self.commit_with(clock, put, delete, false)
     }
 
-    /// The current journal file's descriptions for the syncers (new ones
+    /// The current journal file's descriptions for the writer threads (new ones
     /// after each rotation).
     pub fn sync_fds(&self) -> Vec<Arc<std::fs::File>> {
         let st = self.journal.lock().unwrap_or_else(PoisonError::into_inner);
