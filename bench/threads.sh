@@ -24,8 +24,9 @@ wait_ready
 pid=$SRV_PID
 snap() {
     local t
+    # Keyed by thread id: thread names repeat (Kea's do).
     for t in /proc/$pid/task/*; do
-        echo "$(tr ' ' _ <"$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}') \
+        echo "${t##*/} $(tr ' ' _ <"$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}') \
 $(awk '$1 == "voluntary_ctxt_switches:" {print $2}' "$t/status")"
     done | sort -k1,1
 }
@@ -46,6 +47,6 @@ fi
 snap >"$OUT/b"
 if [ -n "$pp" ]; then wait "$pp" || true; fi
 join "$OUT/a" "$OUT/b" |
-    awk '{printf "%-14s cpu %5d ticks  vcs %7d\n", $1, $4 - $2, $5 - $3; n += $4 - $2}
+    awk '{printf "%-14s cpu %5d ticks  vcs %7d\n", $2, $6 - $3, $7 - $4; n += $6 - $3}
          END {printf "total          cpu %5d ticks\n", n}'
 cat "$OUT/lat.txt"
