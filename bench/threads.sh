@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/threads.sh VARIANT RATE [perf] — one server start and one 10 s
 # `pd-bench load` trial, with the server's CPU per thread (utime+stime from
-# /proc/PID/task/*/stat, in clock ticks) and voluntary context switches.
+# /proc/PID/task/*/stat, in clock ticks; user and system apart) and voluntary
+# context switches.
 # VARIANT: pd | pd-noflush | pd-routes | kea. With `perf`, also
 # `perf record -g` of the server into /tmp/pd-threads.perf.data.
 # BIN=DIR picks the binaries (default target/release), so two builds can be
@@ -26,7 +27,7 @@ snap() {
     local t
     # Keyed by thread id: thread names repeat (Kea's do).
     for t in /proc/$pid/task/*; do
-        echo "${t##*/} $(tr ' ' _ <"$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}') \
+        echo "${t##*/} $(tr ' ' _ <"$t/comm") $(sed 's/^.*) //' "$t/stat" | awk '{print $12, $13}') \
 $(awk '$1 == "voluntary_ctxt_switches:" {print $2}' "$t/status")"
     done | sort -k1,1
 }
@@ -47,6 +48,8 @@ fi
 snap >"$OUT/b"
 if [ -n "$pp" ]; then wait "$pp" || true; fi
 join "$OUT/a" "$OUT/b" |
-    awk '{printf "%-14s cpu %5d ticks  vcs %7d\n", $2, $6 - $3, $7 - $4; n += $6 - $3}
-         END {printf "total          cpu %5d ticks\n", n}'
+    awk '{u = $7 - $3; s = $8 - $4
+          printf "%-14s cpu %5d ticks (user %5d, sys %5d)  vcs %7d\n", $2, u + s, u, s, $9 - $5
+          n += u + s; nu += u; ns += s}
+         END {printf "total          cpu %5d ticks (user %5d, sys %5d)\n", n, nu, ns}'
 cat "$OUT/lat.txt"

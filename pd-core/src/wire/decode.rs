@@ -3,8 +3,7 @@
 //! dhcproto never sees received bytes: mapping from its model would cost more
 //! than it gives (it re-sorts options, decodes Relay Message wrongly, stops at
 //! the first malformed option and panics on several short options), so the
-//! typed [`Message`] is built straight from the validated walk. dhcproto is
-//! used for encoding (see `encode.rs`).
+//! typed [`Message`] is built straight from the validated walk.
 
 use std::net::Ipv6Addr;
 

@@ -1,18 +1,19 @@
-//! Encoding: the client/server message through dhcproto, relay headers ours.
+//! Encoding: typed envelope → datagram, written straight into one buffer.
 //!
-//! Every length is checked here before dhcproto sees the message (its encoder
-//! casts lengths to u16 and overflows on large bodies). Options come out in
-//! ascending code order at every level (dhcproto sorts them; our relay
-//! headers follow the same rule), same-code options in their given order.
-
-use dhcproto::v6::{self, DhcpOption, DhcpOptions, OptionCode, UnknownOption};
-use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+//! Options come out in ascending code order at every level (RFC 9915 gives
+//! option order no meaning; one canonical order makes `decode ∘ encode`
+//! stable), same-code options in their given order, and a typed field
+//! before kept raw options of the same code. Every option's length is
+//! patched in when its body is done and checked against 65,535 octets
+//! (RFC 9915 §21.1) innermost first, so an over-long body is refused, never
+//! truncated. The bytes equal what dhcproto 0.15 writes for the same message
+//! (`tests/wire_prop.rs` checks it against dhcproto as an oracle); we no
+//! longer go through dhcproto because building its option model cost more
+//! than the rest of the exchange (BENCHMARKS.md §00000).
 
 use super::decode::{RELAY_FORW, RELAY_REPL};
 use super::opt;
-use super::types::{
-    Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RawOption, RelayHop, Status,
-};
+use super::types::{Envelope, IaAddr, IaPd, IaPrefix, Message, MsgType, RawOption, Status};
 
 /// Why an [`Envelope`] cannot be put on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,25 +24,45 @@ pub enum EncodeError {
     /// `MsgType::Other(12|13)`: relay types belong in `Envelope::relays`.
     #[error("message type {0} is a relay type; relays go in Envelope::relays")]
     RelayType(u8),
-    /// dhcproto refused the (already checked) message.
-    #[error("dhcproto could not encode the message: {0}")]
-    Encoder(String),
 }
 
 /// Encode an envelope: relays outermost first, each a Relay-Repl when the
 /// inner message is a server message (Advertise, Reply, Reconfigure) and a
 /// Relay-Forw otherwise (RFC 9915 §9, §19.3).
 pub fn try_encode(env: &Envelope) -> Result<Vec<u8>, EncodeError> {
-    let mut bytes = encode_message(&env.msg)?;
+    let code = env.msg.msg_type.code();
+    if matches!(env.msg.msg_type, MsgType::Other(RELAY_FORW | RELAY_REPL)) {
+        return Err(EncodeError::RelayType(code));
+    }
     let relay_type = if env.msg.msg_type.is_from_server() {
         RELAY_REPL
     } else {
         RELAY_FORW
     };
-    for hop in env.relays.iter().rev() {
-        bytes = encode_relay(hop, relay_type, &bytes)?;
+    let mut out = Out {
+        buf: Vec::with_capacity(256 + 64 * env.relays.len()),
+    };
+    // RFC 9915 §9.1/§9.2: each relay header, then its options; the Relay
+    // Message option holds the next relay in, or the message.
+    let mut open = Vec::with_capacity(env.relays.len());
+    for hop in &env.relays {
+        out.buf.extend_from_slice(&[relay_type, hop.hop_count]);
+        out.buf.extend_from_slice(&hop.link_addr.octets());
+        out.buf.extend_from_slice(&hop.peer_addr.octets());
+        let mut rest = Raws::new(&hop.other);
+        rest.until(&mut out, opt::RELAY_MSG)?;
+        open.push((hop, rest, out.open(opt::RELAY_MSG)));
     }
-    Ok(bytes)
+    message(&mut out, &env.msg)?;
+    for (hop, mut rest, at) in open.into_iter().rev() {
+        out.close(at, opt::RELAY_MSG)?;
+        rest.until(&mut out, opt::INTERFACE_ID)?;
+        if let Some(id) = &hop.interface_id {
+            out.option(opt::INTERFACE_ID, id)?;
+        }
+        rest.finish(&mut out)?;
+    }
+    Ok(out.buf)
 }
 
 /// [`try_encode`], or an empty datagram if the envelope cannot be
@@ -51,188 +72,204 @@ pub fn encode(env: &Envelope) -> Vec<u8> {
     try_encode(env).unwrap_or_default()
 }
 
-/// One relay header (RFC 9915 §9.1/§9.2) around `inner`.
-fn encode_relay(hop: &RelayHop, relay_type: u8, inner: &[u8]) -> Result<Vec<u8>, EncodeError> {
-    let mut opts: Vec<(u16, &[u8])> = vec![(opt::RELAY_MSG, inner)];
-    if let Some(id) = &hop.interface_id {
-        opts.push((opt::INTERFACE_ID, id));
-    }
-    opts.extend(hop.other.iter().map(|o| (o.code, o.data.as_slice())));
-    opts.sort_by_key(|(code, _)| *code); // stable
-    let mut out = vec![relay_type, hop.hop_count];
-    out.extend_from_slice(&hop.link_addr.octets());
-    out.extend_from_slice(&hop.peer_addr.octets());
-    for (code, body) in opts {
-        let len = u16::try_from(body.len()).map_err(|_| EncodeError::OptionTooLong(code))?;
-        out.extend_from_slice(&code.to_be_bytes());
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(body);
-    }
-    Ok(out)
-}
-
-/// A client/server message through dhcproto.
-fn encode_message(msg: &Message) -> Result<Vec<u8>, EncodeError> {
-    let code = msg.msg_type.code();
-    if matches!(msg.msg_type, MsgType::Other(RELAY_FORW | RELAY_REPL)) {
-        return Err(EncodeError::RelayType(code));
-    }
-    check_lengths(msg)?;
-    let mut dm = empty_message(code, msg.xid)?;
-    dm.set_opts(to_options(message_options(msg)));
-    let mut buf = Vec::new();
-    dm.encode(&mut Encoder::new(&mut buf))
-        .map_err(|e| EncodeError::Encoder(e.to_string()))?;
-    Ok(buf)
-}
-
-/// An option-less dhcproto message built from its 4-octet header.
-/// (`v6::Message::new_with_id` would do, but it evaluates `Default`, which
-/// draws a random xid it then throws away; this path touches no RNG.)
-fn empty_message(code: u8, xid: [u8; 3]) -> Result<v6::Message, EncodeError> {
-    let [a, b, c] = xid;
-    v6::Message::decode(&mut Decoder::new(&[code, a, b, c]))
-        .map_err(|e| EncodeError::Encoder(e.to_string()))
-}
-
-/// Our options in code order; dhcproto's `insert` puts a new option before
-/// equal codes, so insert in reverse to keep same-code options in order.
-fn to_options(mut list: Vec<DhcpOption>) -> DhcpOptions {
-    list.sort_by_key(|o| u16::from(OptionCode::from(o))); // stable
-    let mut opts = DhcpOptions::new();
-    for o in list.into_iter().rev() {
-        opts.insert(o);
-    }
-    opts
-}
-
-fn message_options(msg: &Message) -> Vec<DhcpOption> {
-    let mut v = Vec::new();
+/// A client/server message (RFC 9915 §8): type, transaction id, options.
+fn message(out: &mut Out, msg: &Message) -> Result<(), EncodeError> {
+    out.buf.push(msg.msg_type.code());
+    out.buf.extend_from_slice(&msg.xid);
+    let mut rest = Raws::new(&msg.other);
+    rest.until(out, opt::CLIENT_ID)?;
     if let Some(d) = &msg.client_id {
-        v.push(DhcpOption::ClientId(d.as_bytes().to_vec()));
+        out.option(opt::CLIENT_ID, d.as_bytes())?;
     }
+    rest.until(out, opt::SERVER_ID)?;
     if let Some(d) = &msg.server_id {
-        v.push(DhcpOption::ServerId(d.as_bytes().to_vec()));
+        out.option(opt::SERVER_ID, d.as_bytes())?;
     }
-    v.extend(msg.ia_addr.iter().map(ia_addr));
+    rest.until(out, opt::IA_NA)?;
+    for ia in msg.ia_addr.iter().filter(|ia| !ia.temporary) {
+        ia_addr(out, ia)?;
+    }
+    rest.until(out, opt::IA_TA)?;
+    for ia in msg.ia_addr.iter().filter(|ia| ia.temporary) {
+        ia_addr(out, ia)?;
+    }
+    rest.until(out, opt::ORO)?;
     if !msg.oro.is_empty() {
-        let opts = msg.oro.iter().map(|&c| OptionCode::from(c)).collect();
-        v.push(DhcpOption::ORO(v6::ORO { opts }));
+        let at = out.open(opt::ORO);
+        for c in &msg.oro {
+            out.buf.extend_from_slice(&c.to_be_bytes());
+        }
+        out.close(at, opt::ORO)?;
     }
+    rest.until(out, opt::PREFERENCE)?;
     if let Some(p) = msg.preference {
-        v.push(DhcpOption::Preference(p));
+        out.option(opt::PREFERENCE, &[p])?;
     }
+    rest.until(out, opt::ELAPSED_TIME)?;
     if let Some(e) = msg.elapsed {
-        v.push(DhcpOption::ElapsedTime(e));
+        out.option(opt::ELAPSED_TIME, &e.to_be_bytes())?;
     }
-    if let Some(s) = &msg.status {
-        v.push(status(s));
-    }
+    rest.until(out, opt::STATUS_CODE)?;
+    status(out, &msg.status)?;
+    rest.until(out, opt::RAPID_COMMIT)?;
     if msg.rapid_commit {
-        v.push(DhcpOption::RapidCommit);
+        out.option(opt::RAPID_COMMIT, &[])?;
     }
+    rest.until(out, opt::RECONF_ACCEPT)?;
     if msg.reconfigure_accept {
-        v.push(DhcpOption::ReconfAccept);
+        out.option(opt::RECONF_ACCEPT, &[])?;
     }
+    rest.until(out, opt::DNS_SERVERS)?;
     if !msg.dns_servers.is_empty() {
-        v.push(DhcpOption::DomainNameServers(msg.dns_servers.clone()));
-    }
-    v.extend(msg.ia_pd.iter().map(ia_pd));
-    if let Some(t) = msg.sol_max_rt {
-        v.push(unknown(opt::SOL_MAX_RT, t.to_be_bytes().to_vec()));
-    }
-    v.extend(msg.other.iter().map(|o| unknown(o.code, o.data.clone())));
-    v
-}
-
-fn ia_addr(ia: &IaAddr) -> DhcpOption {
-    let opts = to_options(ia.status.iter().map(status).collect());
-    if ia.temporary {
-        DhcpOption::IATA(v6::IATA { id: ia.iaid, opts })
-    } else {
-        DhcpOption::IANA(v6::IANA {
-            id: ia.iaid,
-            t1: ia.t1,
-            t2: ia.t2,
-            opts,
-        })
-    }
-}
-
-fn ia_pd(ia: &IaPd) -> DhcpOption {
-    let mut list: Vec<DhcpOption> = ia.status.iter().map(status).collect();
-    list.extend(ia.prefixes.iter().map(ia_prefix));
-    DhcpOption::IAPD(v6::IAPD {
-        id: ia.iaid,
-        t1: ia.t1,
-        t2: ia.t2,
-        opts: to_options(list),
-    })
-}
-
-fn ia_prefix(p: &IaPrefix) -> DhcpOption {
-    let mut list: Vec<DhcpOption> = p.status.iter().map(status).collect();
-    list.extend(p.options.iter().map(|o| unknown(o.code, o.data.clone())));
-    DhcpOption::IAPrefix(v6::IAPrefix {
-        preferred_lifetime: p.preferred,
-        valid_lifetime: p.valid,
-        prefix_len: p.prefix.len(),
-        prefix_ip: p.prefix.addr(),
-        opts: to_options(list),
-    })
-}
-
-fn status(s: &Status) -> DhcpOption {
-    DhcpOption::StatusCode(v6::StatusCode {
-        status: s.code.into(),
-        msg: s.message.clone(),
-    })
-}
-
-fn unknown(code: u16, data: Vec<u8>) -> DhcpOption {
-    DhcpOption::Unknown(UnknownOption::new(OptionCode::from(code), data))
-}
-
-/// Every option body must fit its 16-bit length (checked bottom-up, before
-/// dhcproto's unchecked `as u16` casts see it).
-fn check_lengths(msg: &Message) -> Result<(), EncodeError> {
-    let fits = |code: u16, len: usize| {
-        if len > usize::from(u16::MAX) {
-            Err(EncodeError::OptionTooLong(code))
-        } else {
-            Ok(len)
+        let at = out.open(opt::DNS_SERVERS);
+        for a in &msg.dns_servers {
+            out.buf.extend_from_slice(&a.octets());
         }
-    };
-    let status_len = |s: &Option<Status>| -> Result<usize, EncodeError> {
-        match s {
-            Some(s) => Ok(4 + fits(opt::STATUS_CODE, 2 + s.message.len())?),
-            None => Ok(0),
-        }
-    };
-    let raw_len =
-        |o: &RawOption| -> Result<usize, EncodeError> { Ok(4 + fits(o.code, o.data.len())?) };
-    for d in msg.client_id.iter().chain(msg.server_id.iter()) {
-        fits(opt::CLIENT_ID, d.as_bytes().len())?;
+        out.close(at, opt::DNS_SERVERS)?;
     }
-    for ia in &msg.ia_addr {
-        fits(opt::IA_NA, 12 + status_len(&ia.status)?)?;
-    }
-    fits(opt::ORO, msg.oro.len().saturating_mul(2))?;
-    status_len(&msg.status)?;
-    fits(opt::DNS_SERVERS, msg.dns_servers.len().saturating_mul(16))?;
+    rest.until(out, opt::IA_PD)?;
     for ia in &msg.ia_pd {
-        let mut len = 12 + status_len(&ia.status)?;
-        for p in &ia.prefixes {
-            let mut plen = 25 + status_len(&p.status)?;
-            for o in &p.options {
-                plen = plen.saturating_add(raw_len(o)?);
-            }
-            len = len.saturating_add(4 + fits(opt::IAPREFIX, plen)?);
+        ia_pd(out, ia)?;
+    }
+    rest.until(out, opt::SOL_MAX_RT)?;
+    if let Some(t) = msg.sol_max_rt {
+        out.option(opt::SOL_MAX_RT, &t.to_be_bytes())?;
+    }
+    rest.finish(out)
+}
+
+/// IA_NA (RFC 9915 §21.4: IAID, T1, T2) or IA_TA (§21.5: IAID only).
+fn ia_addr(out: &mut Out, ia: &IaAddr) -> Result<(), EncodeError> {
+    let code = if ia.temporary { opt::IA_TA } else { opt::IA_NA };
+    let at = out.open(code);
+    out.buf.extend_from_slice(&ia.iaid.to_be_bytes());
+    if !ia.temporary {
+        out.buf.extend_from_slice(&ia.t1.to_be_bytes());
+        out.buf.extend_from_slice(&ia.t2.to_be_bytes());
+    }
+    status(out, &ia.status)?;
+    out.close(at, code)
+}
+
+/// IA_PD (RFC 9915 §21.21): IAID, T1, T2, then Status Code (13) before the
+/// IA Prefixes (26).
+fn ia_pd(out: &mut Out, ia: &IaPd) -> Result<(), EncodeError> {
+    let at = out.open(opt::IA_PD);
+    out.buf.extend_from_slice(&ia.iaid.to_be_bytes());
+    out.buf.extend_from_slice(&ia.t1.to_be_bytes());
+    out.buf.extend_from_slice(&ia.t2.to_be_bytes());
+    status(out, &ia.status)?;
+    for p in &ia.prefixes {
+        ia_prefix(out, p)?;
+    }
+    out.close(at, opt::IA_PD)
+}
+
+/// IA Prefix (RFC 9915 §21.22): preferred, valid, length, prefix, options.
+fn ia_prefix(out: &mut Out, p: &IaPrefix) -> Result<(), EncodeError> {
+    let at = out.open(opt::IAPREFIX);
+    out.buf.extend_from_slice(&p.preferred.to_be_bytes());
+    out.buf.extend_from_slice(&p.valid.to_be_bytes());
+    out.buf.push(p.prefix.len());
+    out.buf.extend_from_slice(&p.prefix.addr().octets());
+    let mut rest = Raws::new(&p.options);
+    rest.until(out, opt::STATUS_CODE)?;
+    status(out, &p.status)?;
+    rest.finish(out)?;
+    out.close(at, opt::IAPREFIX)
+}
+
+/// Status Code (RFC 9915 §21.13): code, then the UTF-8 message.
+fn status(out: &mut Out, s: &Option<Status>) -> Result<(), EncodeError> {
+    let Some(s) = s else { return Ok(()) };
+    let at = out.open(opt::STATUS_CODE);
+    out.buf.extend_from_slice(&s.code.to_be_bytes());
+    out.buf.extend_from_slice(s.message.as_bytes());
+    out.close(at, opt::STATUS_CODE)
+}
+
+/// The datagram being written.
+struct Out {
+    buf: Vec<u8>,
+}
+
+impl Out {
+    /// Start option `code`; the length is patched in by [`Out::close`].
+    fn open(&mut self, code: u16) -> usize {
+        self.buf.extend_from_slice(&code.to_be_bytes());
+        self.buf.extend_from_slice(&[0, 0]);
+        self.buf.len()
+    }
+
+    /// End the option whose body began at `at`.
+    fn close(&mut self, at: usize, code: u16) -> Result<(), EncodeError> {
+        let len = self.buf.len().saturating_sub(at);
+        let len = u16::try_from(len).map_err(|_| EncodeError::OptionTooLong(code))?;
+        if let Some(slot) = self.buf.get_mut(at.saturating_sub(2)..at) {
+            slot.copy_from_slice(&len.to_be_bytes());
         }
-        fits(opt::IA_PD, len)?;
+        Ok(())
     }
-    for o in &msg.other {
-        raw_len(o)?;
+
+    /// A whole option.
+    fn option(&mut self, code: u16, body: &[u8]) -> Result<(), EncodeError> {
+        let at = self.open(code);
+        self.buf.extend_from_slice(body);
+        self.close(at, code)
     }
-    Ok(())
+}
+
+/// Kept raw options of one container, handed out in stable code order so
+/// they interleave with the typed ones. Lists we built or decoded are
+/// already in order and are walked in place; others are sorted once.
+struct Raws<'a> {
+    list: RawList<'a>,
+    next: usize,
+}
+
+enum RawList<'a> {
+    Sorted(&'a [RawOption]),
+    Refs(Vec<&'a RawOption>),
+}
+
+impl<'a> Raws<'a> {
+    fn new(list: &'a [RawOption]) -> Self {
+        let list = if list.is_sorted_by_key(|o| o.code) {
+            RawList::Sorted(list)
+        } else {
+            let mut refs: Vec<&RawOption> = list.iter().collect();
+            refs.sort_by_key(|o| o.code); // stable
+            RawList::Refs(refs)
+        };
+        Raws { list, next: 0 }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a RawOption> {
+        match &self.list {
+            RawList::Sorted(s) => s.get(i),
+            RawList::Refs(r) => r.get(i).copied(),
+        }
+    }
+
+    /// Write the options with a code below `code`.
+    fn until(&mut self, out: &mut Out, code: u16) -> Result<(), EncodeError> {
+        self.write_while(out, |c| c < code)
+    }
+
+    /// Write all that are left.
+    fn finish(&mut self, out: &mut Out) -> Result<(), EncodeError> {
+        self.write_while(out, |_| true)
+    }
+
+    fn write_while(
+        &mut self,
+        out: &mut Out,
+        take: impl Fn(u16) -> bool,
+    ) -> Result<(), EncodeError> {
+        while let Some(o) = self.get(self.next).filter(|o| take(o.code)) {
+            out.option(o.code, &o.data)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
