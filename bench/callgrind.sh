@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/callgrind.sh [RATE] — pd-server under valgrind's callgrind, driven by
 # `pd-bench load` at RATE exchanges/s (default 300) for 10 s, in the
-# benchmark's namespaces. Instruction counts repeat from run to run (they do
-# not depend on the host's speed), so they show what a change to the code
-# saves. Output: /tmp/pd-callgrind/cg.out; read it with
+# benchmark's namespaces. Instruction counts do not depend on the host's
+# speed and nearly repeat from run to run (timing moves the batching a
+# little), so they show what a change to the code saves. Output: /tmp/pd-callgrind/cg.out; read it with
 #   callgrind_annotate --inclusive=yes /tmp/pd-callgrind/cg.out | less
 # and divide by the call counts (`--tree=calling`) for per-message figures.
 # BIN=DIR picks the binaries (default target/release). Run as root.

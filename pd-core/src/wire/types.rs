@@ -339,6 +339,4 @@ pub enum Discard {
     ForbiddenOption,
     /// Transaction id does not match what we sent.
     WrongXid,
-    /// The decoder below (dhcproto) refused the validated bytes.
-    Decoder,
 }
