@@ -9,11 +9,12 @@
 # compared alternating:  for b in old new; do BIN=/tmp/$b bench/threads.sh pd 10000; done
 # DRIVER=perfdhcp drives the load with perfdhcp instead (as bench/run.sh's
 # rate and fixed sections do).
+# DUMP=FILE (pd-bench load only) writes each exchange's times to FILE.
 # Run as root from the repository.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 source "$REPO/bench/lib.sh"
-[ $# -ge 2 ] || { sed -n '2,9p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
 NS_S=pdthr-s NS_C=pdthr-c
 BIN_DIR=${BIN:-$REPO/target/release}
 POOL_PREFIX=2001:db8::/40 POOL_LEN=64
@@ -43,7 +44,7 @@ if [ "${DRIVER:-pd-bench}" = perfdhcp ]; then
     "$BIN_DIR/pd-bench" latency "$OUT/perfdhcp.out" >"$OUT/lat.txt"
 else
     ip netns exec "$NS_C" "$BIN_DIR/pd-bench" load --interface c0 --rate "$2" --duration 10 \
-        --wait-ms 1000 >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
+        --wait-ms 1000 ${DUMP:+--dump "$DUMP"} >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
 fi
 snap >"$OUT/b"
 if [ -n "$pp" ]; then wait "$pp" || true; fi

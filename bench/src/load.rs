@@ -38,6 +38,8 @@ pub struct Load {
     pub duration: Duration,
     /// How long to wait for late Replies after the last Solicit.
     pub wait: Duration,
+    /// Where to write each exchange's times (`--dump`).
+    pub dump: Option<std::path::PathBuf>,
 }
 
 /// Receive buffer: a generator descheduled for a few ms must not drop
@@ -123,7 +125,11 @@ pub fn run(load: &Load) -> anyhow::Result<()> {
             _ => {}
         }
     }
-    report(ex.get(..usize::try_from(next)?).unwrap_or_default());
+    let started = ex.get(..usize::try_from(next)?).unwrap_or_default();
+    if let Some(path) = &load.dump {
+        dump(path, started).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    report(started);
     Ok(())
 }
 
@@ -178,6 +184,25 @@ fn run_tag() -> u16 {
 
 fn ms(from: u64, to: u64) -> f64 {
     to.saturating_sub(from) as f64 / 1e6
+}
+
+/// One line per answered exchange: when its Solicit left (ms after the
+/// first), its 4-way, Solicit→Advertise and Request→Reply latencies (ms).
+fn dump(path: &std::path::Path, ex: &[Times]) -> std::io::Result<()> {
+    use std::io::Write;
+    let first = ex.first().map_or(0, |t| t.solicit);
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for t in ex.iter().filter(|t| t.reply != 0) {
+        writeln!(
+            w,
+            "{:.3} {:.3} {:.3} {:.3}",
+            ms(first, t.solicit),
+            ms(t.solicit, t.reply),
+            ms(t.solicit, t.advertise),
+            ms(t.request, t.reply)
+        )?;
+    }
+    w.flush()
 }
 
 /// Counts, loss and latency percentiles (the generator's CPU time is

@@ -108,6 +108,11 @@ enum Cmd {
         /// Milliseconds to wait for late Replies after the last Solicit.
         #[arg(long, default_value_t = 1000)]
         wait_ms: u64,
+        /// Also write each exchange's times here (one line each: ms since
+        /// the first Solicit, then the 4-way, Solicit→Advertise and
+        /// Request→Reply latencies in ms), to see where the tail sits.
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
     /// Parse a perfdhcp -x t report: counts, loss, 4-way latency percentiles.
     Latency {
@@ -138,11 +143,13 @@ fn main() -> anyhow::Result<()> {
             rate,
             duration,
             wait_ms,
+            dump,
         } => load::run(&load::Load {
             interface,
             rate,
             duration: std::time::Duration::from_secs(duration),
             wait: std::time::Duration::from_millis(wait_ms),
+            dump,
         }),
         Cmd::FlushCost { dir, count } => flushcost::run(&dir, count),
         Cmd::Checkpoint {

@@ -11,6 +11,7 @@
 //! and wall-clock Unix seconds on disk; [`Clock`] (in `record.rs`, with the
 //! record format) is the only conversion point.
 
+mod background;
 pub mod blocks;
 mod fold;
 pub mod journal;
@@ -411,6 +412,7 @@ impl SledStore {
         let h = std::thread::Builder::new()
             .name("pd-checkpoint".into())
             .spawn(move || {
+                background::lower_this_thread();
                 let bytes = std::fs::read(&old)
                     .map_err(|e| format!("cannot read {}: {e}", old.display()))?;
                 // The writer wrote this file whole before the rotation.

@@ -2,10 +2,12 @@
 //! each client or else its last prefix, and the expiry index.
 //!
 //! Records sit in fixed-size chunks ([`records`], [`chunks`]); the indexes hold record ids
-//! ([`index`]), so a client's DUID is stored once, in its record.
+//! ([`index`]), so a client's DUID is stored once, in its record, and grow
+//! a step at a time ([`grow`]).
 
 mod chunks;
 mod expiry;
+mod grow;
 mod index;
 mod records;
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
-use hashbrown::HashTable;
 use pd_core::prefix::Prefix;
 
+use super::grow::GrowTable;
 use super::records::{Id, Records};
 use crate::lease::ClientKey;
 
@@ -15,7 +15,7 @@ use crate::lease::ClientKey;
 /// fast hasher is enough: foldhash, randomly seeded per process.
 #[derive(Debug)]
 pub struct PrefixIndex {
-    map: HashTable<Id>,
+    map: GrowTable,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -23,7 +23,7 @@ impl PrefixIndex {
     /// Room for `n` prefixes without growing.
     pub fn with_capacity(n: usize) -> Self {
         PrefixIndex {
-            map: HashTable::with_capacity(n),
+            map: GrowTable::with_capacity(n),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -33,7 +33,6 @@ impl PrefixIndex {
         let h = self.hasher.hash_one(p);
         self.map
             .find(h, |&id| recs.get(id).is_some_and(|r| r.prefix == *p))
-            .copied()
     }
 
     /// Index record `id` (its prefix must not be indexed yet).
@@ -42,9 +41,9 @@ impl PrefixIndex {
             return;
         };
         let hasher = &self.hasher;
-        // The rehash on growth must hash exactly as `get` does (the prefix
+        // Moves on growth must hash exactly as `get` does (the prefix
         // itself, not an Option of it), or grown tables lose their entries.
-        self.map.insert_unique(hasher.hash_one(p), id, |&i| {
+        self.map.insert_unique(hasher.hash_one(p), id, |i| {
             recs.get(i).map_or(0, |r| hasher.hash_one(r.prefix))
         });
     }
@@ -57,7 +56,7 @@ impl PrefixIndex {
 /// costs one DUID hash per lookup, about 20 ns.
 #[derive(Debug)]
 pub struct ClientIndex {
-    map: HashTable<Id>,
+    map: GrowTable,
     hasher: RandomState,
 }
 
@@ -79,7 +78,7 @@ impl ClientIndex {
     /// Room for `n` clients without growing.
     pub fn with_capacity(n: usize) -> Self {
         ClientIndex {
-            map: HashTable::with_capacity(n),
+            map: GrowTable::with_capacity(n),
             hasher: RandomState::new(),
         }
     }
@@ -87,13 +86,13 @@ impl ClientIndex {
     /// The record of client `k`.
     pub fn get(&self, recs: &Records, k: &ClientKey) -> Option<Id> {
         let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
-        self.map.find(h, |&id| recs.is_client(id, k)).copied()
+        self.map.find(h, |&id| recs.is_client(id, k))
     }
 
     /// The record that record `id`'s client maps to.
     pub fn get_id(&self, recs: &Records, id: Id) -> Option<Id> {
         let h = rec_hash(&self.hasher, recs, id);
-        self.map.find(h, |&i| recs.same_client(i, id)).copied()
+        self.map.find(h, |&i| recs.same_client(i, id))
     }
 
     /// Map record `id`'s client to `id`, replacing what it mapped to.
@@ -107,8 +106,7 @@ impl ClientIndex {
         match self.map.find_mut(h, same) {
             Some(slot) => *slot = id,
             None => {
-                self.map
-                    .insert_unique(h, id, |&i| rec_hash(hasher, recs, i));
+                self.map.insert_unique(h, id, |i| rec_hash(hasher, recs, i));
             }
         }
     }
@@ -116,20 +114,21 @@ impl ClientIndex {
     /// Forget client `k`; returns the record it mapped to.
     pub fn remove(&mut self, recs: &Records, k: &ClientKey) -> Option<Id> {
         let h = client_hash(&self.hasher, k.duid.as_bytes(), k.iaid);
-        let e = self.map.find_entry(h, |&id| recs.is_client(id, k)).ok()?;
-        Some(e.remove().0)
+        let hasher = &self.hasher;
+        self.map.remove(
+            h,
+            |&id| recs.is_client(id, k),
+            |i| rec_hash(hasher, recs, i),
+        )
     }
 
     /// Forget record `id`'s client if it maps to `id` (call before the
     /// record's client changes or the record goes).
     pub fn remove_id(&mut self, recs: &Records, id: Id) -> bool {
         let h = rec_hash(&self.hasher, recs, id);
-        match self.map.find_entry(h, |&i| i == id) {
-            Ok(e) => {
-                e.remove();
-                true
-            }
-            Err(_) => false,
-        }
+        let hasher = &self.hasher;
+        self.map
+            .remove(h, |&i| i == id, |i| rec_hash(hasher, recs, i))
+            .is_some()
     }
 }
