@@ -63,12 +63,20 @@ impl GrowTable {
             .copied()
     }
 
-    /// The entry with hash `h` that `eq` accepts, to overwrite.
-    pub fn find_mut(&mut self, h: u64, mut eq: impl FnMut(&Id) -> bool) -> Option<&mut Id> {
-        if let Some(slot) = self.cur.find_mut(h, &mut eq) {
-            return Some(slot);
+    /// The entry with hash `h` that `eq` accepts, to overwrite with an id
+    /// of the same hash. One still in `old` is moved to `cur` first, so
+    /// every entry of `old` stays one that `moving` lists.
+    pub fn find_mut(
+        &mut self,
+        h: u64,
+        mut eq: impl FnMut(&Id) -> bool,
+        hash_of: impl Fn(Id) -> u64,
+    ) -> Option<&mut Id> {
+        if !self.old.is_empty() && self.cur.find(h, &mut eq).is_none() {
+            let (id, _) = self.old.find_entry(h, &mut eq).ok()?.remove();
+            self.cur.insert_unique(h, id, |&i| hash_of(i));
         }
-        self.old.find_mut(h, eq)
+        self.cur.find_mut(h, eq)
     }
 
     /// Remove and return the entry with hash `h` that `eq` accepts.
@@ -132,6 +140,14 @@ impl GrowTable {
                 self.cur.insert_unique(h, id, |&i| hash_of(i));
             }
         }
+        if self.moving.is_empty() && !self.old.is_empty() {
+            // Only an entry whose key changed while it was indexed (a
+            // broken caller) is left: keep it reachable as it was, under
+            // the hash it has now.
+            for id in std::mem::take(&mut self.old).drain() {
+                self.cur.insert_unique(hash_of(id), id, |&i| hash_of(i));
+            }
+        }
     }
 }
 
@@ -170,6 +186,7 @@ mod tests {
             moves += usize::from(t.moving());
         }
         assert!(moves > 0, "no move happened");
+        assert!(!t.moving(), "the last move never finished");
         assert_eq!(t.len(), keys.len());
         for (i, &k) in keys.iter().enumerate() {
             let id = Id::try_from(i).unwrap();
@@ -177,11 +194,52 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_entry_overwritten_during_a_move_does_not_keep_old_alive() {
+        // Key of id i: i, except the id that takes over key 0.
+        let mut key_of: Vec<u64> = Vec::new();
+        let mut t = GrowTable::with_capacity(0);
+        let add = |t: &mut GrowTable, key_of: &mut Vec<u64>, k: u64| {
+            key_of.push(k);
+            let id = Id::try_from(key_of.len() - 1).unwrap();
+            let ks = key_of.clone();
+            t.insert_unique(h(k), id, |i| h(ks[i as usize]));
+        };
+        let mut k = 0;
+        loop {
+            add(&mut t, &mut key_of, k);
+            k += 1;
+            if t.moving() && key_of.len() >= 100 {
+                break;
+            }
+        }
+        // Right after the move began: id 0 is still in `old`. A new id
+        // takes key 0's slot.
+        key_of.push(0);
+        let new = Id::try_from(key_of.len() - 1).unwrap();
+        let ks = key_of.clone();
+        *t.find_mut(h(0), |&i| i == 0, |i| h(ks[i as usize]))
+            .unwrap() = new;
+        let old_len = t.len();
+        for _ in 0..old_len / STEP + 2 {
+            add(&mut t, &mut key_of, k);
+            k += 1;
+        }
+        assert!(!t.moving(), "old still holds an entry");
+        assert_eq!(
+            t.find(h(0), |&i| key_of[i as usize] == 0 && i != 0),
+            Some(new)
+        );
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Insert(u16),
         Remove(u16),
         Overwrite(u16),
+        /// A new record for the key takes the old one's slot (the client
+        /// map's `set`); the old record keeps the key, unindexed.
+        Rebind(u16),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -189,6 +247,7 @@ mod tests {
             3 => any::<u16>().prop_map(|k| Op::Insert(k % 2048)),
             1 => any::<u16>().prop_map(|k| Op::Remove(k % 2048)),
             1 => any::<u16>().prop_map(|k| Op::Overwrite(k % 2048)),
+            1 => any::<u16>().prop_map(|k| Op::Rebind(k % 2048)),
         ]
     }
 
@@ -232,8 +291,21 @@ mod tests {
                         // find_mut reaches entries in either table.
                         let k = u64::from(k);
                         let ks = key_of.clone();
-                        let got = t.find_mut(h(k), |&i| ks[i as usize] == Some(k)).map(|s| *s);
+                        let got = t.find_mut(h(k), |&i| ks[i as usize] == Some(k), |i| ks[i as usize].map_or(0, h)).map(|s| *s);
                         prop_assert_eq!(got, model.get(&k).copied());
+                    }
+                    Op::Rebind(k) => {
+                        let k = u64::from(k);
+                        let Some(&was) = model.get(&k) else { continue };
+                        key_of.push(Some(k));
+                        let id = Id::try_from(key_of.len() - 1).unwrap();
+                        let ks = key_of.clone();
+                        let slot = t.find_mut(h(k), |&i| i == was, |i| ks[i as usize].map_or(0, h));
+                        prop_assert!(slot.is_some());
+                        if let Some(slot) = slot {
+                            *slot = id;
+                        }
+                        model.insert(k, id);
                     }
                 }
                 prop_assert_eq!(t.len(), model.len());

@@ -103,7 +103,7 @@ impl ClientIndex {
         let hasher = &self.hasher;
         let h = rec_hash(hasher, recs, id);
         let same = |&i: &Id| recs.same_client(i, id);
-        match self.map.find_mut(h, same) {
+        match self.map.find_mut(h, same, |i| rec_hash(hasher, recs, i)) {
             Some(slot) => *slot = id,
             None => {
                 self.map.insert_unique(h, id, |i| rec_hash(hasher, recs, i));
