@@ -142,8 +142,8 @@ impl GrowTable {
         }
         if self.moving.is_empty() && !self.old.is_empty() {
             // Only an entry whose key changed while it was indexed (a
-            // broken caller) is left: keep it reachable as it was, under
-            // the hash it has now.
+            // caller's bug) can be left over: it goes under the hash its
+            // record gives now, rather than keeping `old` alive for it.
             for id in std::mem::take(&mut self.old).drain() {
                 self.cur.insert_unique(hash_of(id), id, |&i| hash_of(i));
             }
