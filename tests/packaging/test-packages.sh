@@ -223,6 +223,11 @@ check_unit() {
     check "$p: RestrictAddressFamilies" grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET6 AF_NETLINK" "$unit"
     check "$p: Type=notify, reload by SIGHUP" bash -c "grep -qx Type=notify $unit && grep -qx 'ExecReload=/bin/kill -HUP \$MAINPID' $unit"
     check "$p: StateDirectory=$p" grep -qx "StateDirectory=$p" "$unit"
+    if [ "$p" = pd-server ]; then
+        # The lease checkpoint lowers itself to nice 19 (store/background.rs).
+        check "$p: SystemCallFilter=setpriority after ~@resources" \
+            bash -c "grep -A3 -x 'SystemCallFilter=~@privileged @resources' $unit | grep -qx SystemCallFilter=setpriority"
+    fi
 }
 for p in "${packages[@]}"; do
     check_unit "$p"

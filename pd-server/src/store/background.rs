@@ -19,11 +19,14 @@ pub const NICE: i32 = 19;
 /// Lower the calling thread (only it: on Linux a thread id names one
 /// thread to setpriority(2)) to [`NICE`]. A sandbox that refuses it
 /// (a seccomp filter without setpriority) leaves it at the daemon's own
-/// priority, which is correct, only less smooth.
+/// priority, which is correct, only less smooth; that is said once.
 pub fn lower_this_thread() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
     let tid = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(tid), NICE) {
-        tracing::debug!(error = %e, "cannot lower the checkpoint thread's priority");
+        WARNED.call_once(|| {
+            tracing::warn!(error = %e, "cannot lower the lease checkpoint's CPU priority (a seccomp filter without setpriority?); checkpoints will compete with replies for the CPU");
+        });
     }
 }
 

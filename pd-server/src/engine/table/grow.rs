@@ -112,10 +112,8 @@ impl GrowTable {
     fn begin(&mut self, hash_of: &impl Fn(Id) -> u64) {
         // A move still under way is finished first (cannot happen while
         // STEP ≥ 1: `cur` has room for all of `old` plus `old.len()` more).
+        // Each step empties `moving` further or drains `old`.
         while !self.old.is_empty() {
-            if self.moving.is_empty() {
-                self.moving.extend(self.old.iter().copied());
-            }
             self.step(hash_of);
         }
         let room = self.cur.capacity().saturating_mul(2).max(MIN_ROOM);
