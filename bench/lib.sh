@@ -159,11 +159,23 @@ perf_sum() {
     awk -F, '/syscalls:sys_enter_/ {n += $1} END {print n + 0}' "$1"
 }
 
+# sync_times VARIANT DIR — the server's own fdatasync times over the trial
+# (`pd-server stats`: a histogram, each quantile at most 12.5 % high), as
+# "p50 p99 max" in ms; NA for Kea and for a server that made no sync.
+sync_times() {
+    case $1 in pd | pd-routes) ;; *) echo "NA NA NA"; return ;; esac
+    "$BIN_DIR/pd-server" stats --config "$2/pd-server.toml" 2>/dev/null |
+        awk -F'[:,]' '/"count"|"p50_us"|"p99_us"|"max_us"/ {gsub(/[" ]/, "", $1); v[$1] = $2 + 0}
+            END {if (v["count"] > 0) printf "%.3f %.3f %.3f\n", v["p50_us"] / 1000, v["p99_us"] / 1000, v["max_us"] / 1000
+                 else print "NA NA NA"}'
+}
+
 # trial VARIANT RATE DURATION LABEL — one server start, one perfdhcp run, stop.
 # Appends one line to $RESULTS, echoes it and leaves it in TRIAL_LINE:
 # label variant rate duration sa_sent rr_recv xps loss_pct p50 p99 cpu_ms_per_1k
 #   srv_cpu_pct perfdhcp_cpu_pct syncs_per_s load1 verdict
 #   srv_rcvbuf_drops perfdhcp_rcvbuf_drops steal_pct (of one CPU, all CPUs summed)
+#   sync_p50_ms sync_p99_ms sync_max_ms (the server's fdatasyncs: sync_times)
 trial() {
     local v=$1 rate=$2 dur=$3 label=$4
     TRIAL_N=$((${TRIAL_N:-0} + 1))
@@ -198,8 +210,9 @@ trial() {
     t1=$(now_s)
     st1=$(steal_ticks)
     sb1=$(rcvbuf_errors "$NS_S") cb1=$(rcvbuf_errors "$NS_C")
-    local ld
+    local ld sy3
     ld=$(load1)
+    sy3=$(sync_times "$v" "$d")
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -229,7 +242,7 @@ trial() {
     line=$(awk -v label="$label" -v v="$v" -v rate="$rate" -v dur="$dur" -v ss="$sa_sent" \
         -v rr="$rr_recv" -v loss="$loss" -v p50="$p50" -v p99="$p99" -v tick="$CLK_TCK" \
         -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v pc="$pcpu" -v sy="$syncs" -v ld="$ld" \
-        -v sbe="$((sb1 - sb0))" -v cbe="$((cb1 - cb0))" -v st="$((st1 - st0))" '
+        -v sbe="$((sb1 - sb0))" -v cbe="$((cb1 - cb0))" -v st="$((st1 - st0))" -v sy3="$sy3" '
         BEGIN {
             cpu = (c1 - c0) / tick; wall = t1 - t0
             per1k = rr > 0 ? cpu * 1e6 / rr : -1
@@ -237,10 +250,10 @@ trial() {
             if (ss < 0.97 * rate * dur) verdict = "driver-limited"
             else if (loss >= 0.5 && 100 * pc / wall >= 95) verdict = "driver-saturated"
             else if (loss >= 0.5) verdict = "loss"
-            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s %d %d %.1f\n",
+            printf "%s %s %d %d %d %d %.0f %.3f %.3f %.3f %.1f %.0f %.0f %s %s %s %d %d %.1f %s\n",
                 label, v, rate, dur, ss, rr, rr / dur, loss, p50, p99, per1k,
                 100 * cpu / wall, 100 * pc / wall, sy, ld, verdict, sbe, cbe,
-                100 * st / tick / wall
+                100 * st / tick / wall, sy3
         }')
     echo "$line" >>"$RESULTS"
     TRIAL_LINE=$line

@@ -125,7 +125,7 @@ say "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "peers: $(kea-dhcp6 -V 2>/dev/null | head -1 | sed 's/^/kea-dhcp6 /'), perfdhcp (kea-admin), bins: $BIN_DIR"
 say "settings: duration ${DURATION}s, perfdhcp -R $CLIENTS, pool $POOL_PREFIX -> /$POOL_LEN, pd limits off, routes off unless 'pd-routes'"
 say "sync counting: $([ $PERF_OK = 1 ] && echo 'perf stat tracepoints fsync+fdatasync+sync_file_range on the server pid' || echo 'n/a (perf not installed)')"
-say "columns: label variant rate dur sa_sent rr_recv xps loss% p50ms p99ms cpu_ms_per_1k srv_cpu% perfdhcp_cpu% syncs/s load1 verdict srv_rcvbuf_drops perfdhcp_rcvbuf_drops (full socket buffers) steal% (CPU time the hypervisor gave to other guests, in % of one CPU)"
+say "columns: label variant rate dur sa_sent rr_recv xps loss% p50ms p99ms cpu_ms_per_1k srv_cpu% perfdhcp_cpu% syncs/s load1 verdict srv_rcvbuf_drops perfdhcp_rcvbuf_drops (full socket buffers) steal% (CPU time the hypervisor gave to other guests, in % of one CPU) sync_p50ms sync_p99ms sync_maxms (the server's own fdatasyncs, from pd-server stats)"
 
 ns_setup
 

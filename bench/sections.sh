@@ -6,6 +6,14 @@ median() {
         sort -g | awk '{a[NR] = $1} END {if (NR == 0) print "NA"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
 
+# disk VARIANT LABEL — for pd: the medians of its trials' own fdatasync
+# p50/p99/max (what the disk did meanwhile: a p99 miss with slow syncs is
+# the disk's).
+disk() {
+    case $1 in pd | pd-routes) ;; *) return ;; esac
+    echo ", its fdatasyncs p50 $(median "$1" "$2" 20) / p99 $(median "$1" "$2" 21) / max $(median "$1" "$2" 22) ms"
+}
+
 # trials VARIANT LABEL / passes VARIANT LABEL — how many trials, how many passed.
 trials() { awk -v v="$1" -v l="$2" '$1 == l && $2 == v {n++} END {print n + 0}' "$RESULTS"; }
 passes() { awk -v v="$1" -v l="$2" '$1 == l && $2 == v && $16 == "pass" {n++} END {print n + 0}' "$RESULTS"; }
@@ -162,6 +170,8 @@ fixed_at() {
             trial "$v" "$rate" "$DURATION" "$l"
             say "$TRIAL_LINE"
             [ "$TINY" = 1 ] && [ "$(field "$TRIAL_LINE" 16)" != pass ] && die "tiny run: $v: $TRIAL_LINE"
+            [ "$TINY" = 1 ] && [ "$v" = pd ] && [ "$(field "$TRIAL_LINE" 20)" = NA ] &&
+                die "tiny run: pd reported no fdatasync times: $TRIAL_LINE"
         done
     done
     local vs="pd kea pd-noflush"
@@ -174,7 +184,7 @@ fixed_at() {
     fi
     say "### medians at $rate/s"
     for v in $vs; do
-        say "${FIXED_LABEL:-fixed} $v: $(median "$v" "$l" 7) exchanges/s, loss $(median "$v" "$l" 8)%, p50 $(median "$v" "$l" 9) ms, p99 $(median "$v" "$l" 10) ms, cpu $(median "$v" "$l" 11) ms/1k exchanges (server $(median "$v" "$l" 12)% of a core, ${DRIVER:-perfdhcp} $(median "$v" "$l" 13)%), syncs $(median "$v" "$l" 14)/s"
+        say "${FIXED_LABEL:-fixed} $v: $(median "$v" "$l" 7) exchanges/s, loss $(median "$v" "$l" 8)%, p50 $(median "$v" "$l" 9) ms, p99 $(median "$v" "$l" 10) ms, cpu $(median "$v" "$l" 11) ms/1k exchanges (server $(median "$v" "$l" 12)% of a core, ${DRIVER:-perfdhcp} $(median "$v" "$l" 13)%), syncs $(median "$v" "$l" 14)/s$(disk "$v" "$l")"
     done
     local pc kc pcc
     pc=$(median pd "$l" 11) kc=$(median kea "$l" 11)

@@ -10,6 +10,7 @@
 # DRIVER=perfdhcp drives the load with perfdhcp instead (as bench/run.sh's
 # rate and fixed sections do).
 # DUMP=FILE (pd-bench load only) writes each exchange's times to FILE.
+# For pd it also prints the server's own fdatasync p50/p99/max (pd-server stats).
 # Run as root from the repository.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +48,7 @@ else
         --wait-ms 1000 ${DUMP:+--dump "$DUMP"} >"$OUT/lat.txt" 2>"$OUT/err" || { cat "$OUT/err" >&2; exit 1; }
 fi
 snap >"$OUT/b"
+echo "sync_ms(p50,p99,max)=$(sync_times "$1" "$OUT/s" | tr ' ' ,)"
 if [ -n "$pp" ]; then wait "$pp" || true; fi
 join "$OUT/a" "$OUT/b" |
     awk '{u = $7 - $3; s = $8 - $4

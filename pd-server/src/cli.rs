@@ -51,7 +51,7 @@ pub enum Command {
         #[command(subcommand)]
         op: LeaseOp,
     },
-    /// Counters of the running daemon: bindings, replies, dropped messages by reason, refused bindings.
+    /// Counters of the running daemon: bindings, replies, dropped messages by reason, refused bindings, and how long the lease fdatasyncs took.
     Stats {
         /// Configuration file (to find the control socket).
         #[arg(long, short, default_value = "/etc/pd-server/pd-server.toml")]

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::driver::histogram::Summary;
 use crate::view::LeaseView;
 
 /// A request from the command line.
@@ -50,6 +51,10 @@ pub enum Response {
         drops: Vec<(String, u64)>,
         /// New bindings refused by the per-link caps.
         refused: u64,
+        /// How long the lease journal's fdatasyncs took (none counted
+        /// without durable writes). Absent from an older daemon's answer.
+        #[serde(default)]
+        syncs: Summary,
     },
     /// Refused.
     Error {

@@ -126,6 +126,22 @@ fn check_stats(server: &PdServer, answered: u64) {
         Some(0),
         "no drops: {stats}"
     );
+    // Every Request's lease went through an fdatasync, some shared.
+    let syncs = &stats["syncs"];
+    let n = |k: &str| {
+        syncs[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("syncs.{k}: {stats}"))
+    };
+    assert!(
+        n("count") >= 1 && n("count") <= answered / 2,
+        "syncs: {stats}"
+    );
+    assert!(
+        n("p50_us") <= n("p99_us") && n("p99_us") <= n("p999_us") && n("p999_us") <= n("max_us"),
+        "sync quantiles in order: {stats}"
+    );
+    assert!(n("max_us") > 0, "an fdatasync takes time: {stats}");
 }
 
 #[test]

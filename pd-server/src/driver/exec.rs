@@ -171,6 +171,7 @@ impl Daemon {
                     .map(|(k, v)| (format!("{k:?}"), *v))
                     .collect(),
                 refused: self.engine.refused(),
+                syncs: self.writer.sync_times(),
             },
         }
     }

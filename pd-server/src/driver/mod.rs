@@ -2,6 +2,7 @@
 //! around the pure [`crate::engine::Server`]. Decides nothing itself.
 
 mod exec;
+pub mod histogram;
 mod pace;
 pub mod restore;
 mod routes;

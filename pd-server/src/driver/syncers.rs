@@ -40,6 +40,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::histogram::{Histogram, Summary};
+
 /// How long the newest fdatasync may run before a standby takes the lead
 /// (the benchmark disk: p50 0.18 ms, p99 0.93 ms).
 pub const TAKEOVER: Duration = Duration::from_micros(500);
@@ -121,6 +123,8 @@ struct Shared<T, S> {
     newest: AtomicU64,
     /// The `newest` a standby was last asked to take over from.
     rescued: AtomicU64,
+    /// How long each fdatasync took.
+    syncs: Histogram,
 }
 
 impl<T, S: Sink<T>> Shared<T, S> {
@@ -196,6 +200,7 @@ impl<T, S: Sink<T>> Pool<T, S> {
                 origin: Instant::now(),
                 newest: AtomicU64::new(0),
                 rescued: AtomicU64::new(0),
+                syncs: Histogram::default(),
             }),
         }
     }
@@ -252,7 +257,9 @@ impl<T, S: Sink<T>> Pool<T, S> {
         drop(st);
         let started = sh.micros();
         sh.newest.store(started, Ordering::SeqCst);
+        let t = Instant::now();
         let r = file.flush();
+        sh.syncs.record(t.elapsed());
         let _ = sh
             .newest
             .compare_exchange(started, 0, Ordering::SeqCst, Ordering::SeqCst);
@@ -322,6 +329,11 @@ impl<T, S: Sink<T>> Pool<T, S> {
             .filter_map(|w| w.count)
             .min()
             .unwrap_or(u64::MAX)
+    }
+
+    /// How long the fdatasyncs took so far.
+    pub fn sync_times(&self) -> Summary {
+        self.shared.syncs.summary()
     }
 
     /// The newest sync in flight has run longer than `limit`, and no
@@ -459,6 +471,11 @@ where
         if self.pool.slow(TAKEOVER) {
             self.relay.ask();
         }
+    }
+
+    /// How long the fdatasyncs took so far.
+    pub fn sync_times(&self) -> Summary {
+        self.pool.sync_times()
     }
 
     /// Wait for every thread to stop (the lead stops them once its queue

@@ -25,6 +25,7 @@ use pd_core::sys::net::DhcpSocket;
 use pd_core::wire;
 use tokio::sync::mpsc as amsc;
 
+use super::histogram::Summary;
 use super::pace::Pace;
 use super::syncers::{Committers, Flush, Lead, Pool, Sink, Step};
 use crate::engine::Effect;
@@ -120,6 +121,14 @@ impl Writer {
         if let Some(t) = &self.threads {
             t.watch();
         }
+    }
+
+    /// How long the writer's fdatasyncs took so far (`pd-server stats`).
+    pub fn sync_times(&self) -> Summary {
+        self.threads
+            .as_ref()
+            .map(Committers::sync_times)
+            .unwrap_or_default()
     }
 
     /// No job queued or in flight and no report unread: a Reply (or a
