@@ -180,6 +180,10 @@ trial() {
     local v=$1 rate=$2 dur=$3 label=$4
     TRIAL_N=$((${TRIAL_N:-0} + 1))
     local d="$OUT/trials/$(printf %03d "$TRIAL_N")-$label-$v-$rate"
+    # What the last trial left dirty (its files, the deletions' metadata)
+    # would otherwise be written back during this one, ahead of its
+    # fdatasyncs (bench/threads.sh: sync p99 0.45 vs 0.58 ms, BENCHMARKS §0000000).
+    sync
     start_server "$v" "$d"
     wait_ready
     local perf_pid=

@@ -22,6 +22,9 @@ POOL_PREFIX=2001:db8::/40 POOL_LEN=64
 OUT=$(mktemp -d /tmp/pd-threads.XXXXXX)
 trap 'stop_server; ns_teardown; rm -rf "$OUT"' EXIT
 ns_setup
+# Write back what earlier trials left dirty (dumps, perf data), so that its
+# writeback does not queue ahead of this trial's fdatasyncs.
+[ "${SYNC_FIRST:-1}" = 1 ] && sync
 start_server "$1" "$OUT/s"
 wait_ready
 pid=$SRV_PID
