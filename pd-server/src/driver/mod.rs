@@ -35,9 +35,10 @@ const BATCH: usize = 256;
 /// (each yield polls the reactor: an `epoll_wait`).
 const YIELD_EVERY: Duration = Duration::from_millis(1);
 
-/// Datagrams a receive turn should read under load (`pace`): four amortize
-/// the wake-up; waiting for more only adds latency.
-const RECEIVE_TARGET: u32 = 4;
+/// Datagrams a receive turn should read under load (`pace`): three
+/// amortize the wake-up; four cost 0.1–0.4 ms more in the median exchange
+/// for 3–4 % less CPU (BENCHMARKS.md §0000000), more only add latency.
+const RECEIVE_TARGET: u32 = 3;
 
 /// The running daemon.
 pub struct Daemon {
