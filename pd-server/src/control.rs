@@ -65,3 +65,26 @@ pub enum Response {
 
 /// Largest request accepted.
 pub const MAX_REQUEST: usize = 4096;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_daemons_stats_answer_still_reads() {
+        // Before the daemon reported its fdatasync times.
+        let old = r#"{"result":"stats","active":3,"replies":6,"drops":[],"refused":0}"#;
+        let r: Response = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            r,
+            Response::Stats {
+                active: 3,
+                replies: 6,
+                drops: Vec::new(),
+                refused: 0,
+                syncs: Summary::default(),
+            }
+        );
+    }
+}
