@@ -13,7 +13,7 @@
 # Run as root from the repository.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 3 ] || { sed -n '2,12p' "$0"; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,13p' "$0"; exit 2; }
 rate=$1 rounds=$2
 shift 2
 OUT=${OUT:-/tmp/pd-ab}

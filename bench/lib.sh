@@ -182,7 +182,8 @@ trial() {
     local d="$OUT/trials/$(printf %03d "$TRIAL_N")-$label-$v-$rate"
     # What the last trial left dirty (its files, the deletions' metadata)
     # would otherwise be written back during this one, ahead of its
-    # fdatasyncs (bench/threads.sh: sync p99 0.45 vs 0.58 ms, BENCHMARKS §0000000).
+    # fdatasyncs (the server's sync p99, median of six trials: 0.45 ms with
+    # it, 0.55 without; BENCHMARKS §0000000).
     sync
     start_server "$v" "$d"
     wait_ready
@@ -216,7 +217,9 @@ trial() {
     sb1=$(rcvbuf_errors "$NS_S") cb1=$(rcvbuf_errors "$NS_C")
     local ld sy3
     ld=$(load1)
-    sy3=$(sync_times "$v" "$d")
+    # (A server that died mid-trial answers nothing: NA, and the trial's
+    # own figures say the rest.)
+    sy3=$(sync_times "$v" "$d") || sy3="NA NA NA"
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true

@@ -11,11 +11,12 @@
 # rate and fixed sections do).
 # DUMP=FILE (pd-bench load only) writes each exchange's times to FILE.
 # For pd it also prints the server's own fdatasync p50/p99/max (pd-server stats).
+# It syncs the page cache before the server starts; SYNC_FIRST=0 skips that.
 # Run as root from the repository.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 source "$REPO/bench/lib.sh"
-[ $# -ge 2 ] || { sed -n '2,10p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,15p' "$0"; exit 2; }
 NS_S=pdthr-s NS_C=pdthr-c
 BIN_DIR=${BIN:-$REPO/target/release}
 POOL_PREFIX=2001:db8::/40 POOL_LEN=64

@@ -13,16 +13,23 @@
 //!
 //! The average starts from its first sample, as TCP's smoothed RTT does
 //! (RFC 6298 §2.2), not from the interval: seeded with the interval, a
-//! burst after a start or a quiet spell waited the whole interval for
-//! ~16 batches while the average came down (at 10,000 exchanges/s the
-//! first ~20 ms of exchanges took 0.5 ms longer). A sample capped at the
-//! interval (a quiet spell) re-arms that, so the next busy sample seeds the
-//! average again.
+//! burst after a start waited the whole interval once and took ~16
+//! batches to come within ~12 % of the wait its rate called for (at
+//! 10,000 exchanges/s, Request → Reply over the first 20 ms was
+//! 0.2–0.25 ms longer on average). A quiet spell of [`QUIET_SPELLS`]
+//! intervals without a batch re-arms that, so the burst that ends it seeds
+//! the average again; one long gap under steady load does not (at 2,000
+//! exchanges/s one gap in eight is longer than the loop's interval, and
+//! re-seeding on each would replace the average with single short gaps).
 
 use std::time::{Duration, Instant};
 
 /// The weight of a new sample in the moving average, as a shift (1/8).
 const SMOOTH_SHIFT: u32 = 3;
+
+/// A time without a batch of this many intervals is a quiet spell: the
+/// next sample seeds the average.
+pub const QUIET_SPELLS: u32 = 4;
 
 /// Rate-aware hold-off for batches of `target` items.
 #[derive(Debug, Clone)]
@@ -33,7 +40,7 @@ pub struct Pace {
     /// Moving average of the time between items, ns (samples ≤ max).
     gap_ns: u64,
     /// The next sample replaces the average instead of moving it (none
-    /// yet, or the last was a quiet spell).
+    /// yet, or a quiet spell ended with the last batch).
     seed: bool,
     /// When the last batch was taken, and how long taking it took (the
     /// writer's fdatasync: time the next batch has been gathering already).
@@ -67,24 +74,27 @@ impl Pace {
     /// A batch of `n` items was taken, done at `at` after `spent` of work
     /// on it; it covers the time since the last batch. A long quiet spell
     /// counts as one gap of the whole interval per item, so it does not
-    /// linger in the average; the next busy sample seeds it again.
+    /// linger in the average; the next sample under the interval seeds it
+    /// again.
     pub fn taken(&mut self, n: usize, at: Instant, spent: Duration) {
-        let per_item = u64::try_from(n).ok().and_then(|n| {
-            let span = u64::try_from(at.saturating_duration_since(self.last?.0).as_nanos());
-            span.unwrap_or(u64::MAX).checked_div(n)
+        let span = self.last.map(|(t, _)| {
+            u64::try_from(at.saturating_duration_since(t).as_nanos()).unwrap_or(u64::MAX)
         });
-        if let Some(per_item) = per_item {
+        let per_item = span.and_then(|s| s.checked_div(u64::try_from(n).ok()?));
+        if let (Some(span), Some(per_item)) = (span, per_item) {
             let cap = u64::try_from(self.max.as_nanos()).unwrap_or(u64::MAX);
-            let quiet = per_item >= cap;
             let sample = per_item.min(cap);
-            if self.seed && !quiet {
+            if self.seed && per_item < cap {
                 self.gap_ns = sample;
+                self.seed = false;
             } else {
                 let (sample, avg) = (i128::from(sample), i128::from(self.gap_ns));
                 let next = avg + ((sample - avg) >> SMOOTH_SHIFT);
                 self.gap_ns = u64::try_from(next.max(0)).unwrap_or(0);
             }
-            self.seed = quiet;
+            if span >= cap.saturating_mul(u64::from(QUIET_SPELLS)) {
+                self.seed = true;
+            }
         }
         self.last = Some((at, spent));
     }
@@ -148,15 +158,28 @@ mod tests {
         assert!(w >= 200 * US && w <= 320 * US, "{w:?}");
     }
 
-    #[test]
-    fn a_quiet_spell_moves_the_wait_back_and_the_next_burst_seeds_it() {
-        let mut p = Pace::new(4, 500 * US);
+    /// A pace after `batches` batches of `n` items, one every `every`;
+    /// and the time of the last.
+    fn steady(
+        target: u32,
+        max: Duration,
+        n: usize,
+        every: Duration,
+        batches: u32,
+    ) -> (Pace, Instant) {
+        let mut p = Pace::new(target, max);
         let mut t = Instant::now();
         p.taken(1, t, Duration::ZERO);
-        for _ in 0..100 {
-            t += 200 * US;
-            p.taken(4, t, Duration::ZERO);
+        for _ in 0..batches {
+            t += every;
+            p.taken(n, t, Duration::ZERO);
         }
+        (p, t)
+    }
+
+    #[test]
+    fn a_quiet_spell_moves_the_wait_back_and_the_next_burst_seeds_it() {
+        let (mut p, mut t) = steady(4, 500 * US, 4, 200 * US, 100);
         let busy = p.due().unwrap() - t;
         assert!(busy < 300 * US, "{busy:?}");
         t += Duration::from_secs(10);
@@ -165,7 +188,8 @@ mod tests {
         let after = p.due().unwrap() - t;
         assert!(after > busy + 150 * US && after <= 500 * US, "{after:?}");
         // The burst that ends the spell seeds the average again: 4 items
-        // 100 µs apart, so 400 µs.
+        // 100 µs apart, so 400 µs. (The spell was 10 s: over QUIET_SPELLS
+        // intervals.)
         t += 400 * US;
         p.taken(4, t, Duration::ZERO);
         assert_eq!(p.due(), Some(t + 400 * US));
@@ -191,6 +215,30 @@ mod tests {
         p.taken(2, t + 1500 * US, Duration::ZERO);
         let w = p.due().unwrap() - (t + 1500 * US);
         assert!(w > 500 * US && w < 700 * US, "{w:?}");
+    }
+
+    #[test]
+    fn one_long_gap_under_load_does_not_reseed_the_average() {
+        // 2,000 exchanges/s at the loop: 250 µs apart on average, one gap
+        // in eight over the 500 µs interval. Such a gap moves the average;
+        // the short gap after it must not replace it.
+        let (mut p, mut t) = steady(3, 500 * US, 1, 250 * US, 50);
+        assert_eq!(p.due().unwrap() - t, 500 * US);
+        t += 900 * US;
+        p.taken(1, t, Duration::ZERO);
+        t += 40 * US;
+        p.taken(1, t, Duration::ZERO);
+        assert_eq!(
+            p.due().unwrap() - t,
+            500 * US,
+            "re-seeded from one 40 µs gap"
+        );
+        // A gap of QUIET_SPELLS intervals does re-arm it.
+        t += 500 * US * QUIET_SPELLS;
+        p.taken(1, t, Duration::ZERO);
+        t += 40 * US;
+        p.taken(1, t, Duration::ZERO);
+        assert_eq!(p.due().unwrap() - t, 120 * US);
     }
 
     #[test]
