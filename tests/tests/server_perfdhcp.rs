@@ -141,7 +141,6 @@ fn check_stats(server: &PdServer, answered: u64) {
         n("p50_us") <= n("p99_us") && n("p99_us") <= n("p999_us") && n("p999_us") <= n("max_us"),
         "sync quantiles in order: {stats}"
     );
-    assert!(n("max_us") > 0, "an fdatasync takes time: {stats}");
 }
 
 #[test]

@@ -90,6 +90,9 @@ impl Histogram {
             .map(|b| b.load(Ordering::Relaxed))
             .collect();
         let count: u64 = counts.iter().sum();
+        if count == 0 {
+            return Summary::default();
+        }
         let max_us = self.max_us.load(Ordering::Relaxed);
         let quantile = |q_per_mille: u64| {
             // The smallest value with at least q of the durations at or
@@ -104,9 +107,6 @@ impl Histogram {
             }
             max_us
         };
-        if count == 0 {
-            return Summary::default();
-        }
         Summary {
             count,
             p50_us: quantile(500),

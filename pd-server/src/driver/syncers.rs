@@ -257,9 +257,9 @@ impl<T, S: Sink<T>> Pool<T, S> {
         drop(st);
         let started = sh.micros();
         sh.newest.store(started, Ordering::SeqCst);
-        let t = Instant::now();
         let r = file.flush();
-        sh.syncs.record(t.elapsed());
+        sh.syncs
+            .record(Duration::from_micros(sh.micros().saturating_sub(started)));
         let _ = sh
             .newest
             .compare_exchange(started, 0, Ordering::SeqCst, Ordering::SeqCst);
@@ -329,11 +329,6 @@ impl<T, S: Sink<T>> Pool<T, S> {
             .filter_map(|w| w.count)
             .min()
             .unwrap_or(u64::MAX)
-    }
-
-    /// How long the fdatasyncs took so far.
-    pub fn sync_times(&self) -> Summary {
-        self.shared.syncs.summary()
     }
 
     /// The newest sync in flight has run longer than `limit`, and no
@@ -475,7 +470,7 @@ where
 
     /// How long the fdatasyncs took so far.
     pub fn sync_times(&self) -> Summary {
-        self.pool.sync_times()
+        self.pool.shared.syncs.summary()
     }
 
     /// Wait for every thread to stop (the lead stops them once its queue
