@@ -3,6 +3,7 @@
 
 mod exec;
 pub mod histogram;
+mod hold;
 mod pace;
 pub mod restore;
 mod routes;
@@ -256,7 +257,12 @@ impl Daemon {
                 }
             }
             self.execute(fx).await;
-            self.writer.watch();
+            // A busy loop's jobs wait for the writer's next group
+            // (`driver::hold`).
+            let next = hot.then(|| pace.due()).flatten();
+            if !self.writer.turn_ended(hot, next) && self.fatal.is_none() {
+                self.fatal = Some("the lease writer stopped".into());
+            }
             if self.fatal.is_some() {
                 break;
             }

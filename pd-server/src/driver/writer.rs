@@ -26,6 +26,7 @@ use pd_core::wire;
 use tokio::sync::mpsc as amsc;
 
 use super::histogram::Summary;
+use super::hold::{Held, Shared};
 use super::pace::Pace;
 use super::syncers::{Committers, Flush, Lead, Pool, Sink, Step};
 use crate::engine::Effect;
@@ -69,8 +70,16 @@ pub struct Writer {
     threads: Option<Committers<Group, Acks, Leader>>,
     /// Completions, for the loop's select.
     pub done: amsc::UnboundedReceiver<Done>,
-    /// Jobs submitted and not finished.
+    /// Jobs submitted and not finished (held ones too).
     pending: Arc<AtomicUsize>,
+    /// Jobs the loop holds for the next group (`driver::hold`).
+    held: Held<Job>,
+    /// The next group's due time and the loop's state, shared with the lead.
+    shared: Arc<Shared>,
+    /// The loop's next turn sleeps out its pace (it will end soon), ...
+    busy: bool,
+    /// ... and is due then.
+    next: Option<Instant>,
 }
 
 /// How often an idle writer raises the record-count mark (only the writer
@@ -99,12 +108,14 @@ impl Writer {
             pending: pending.clone(),
         };
         let pool = Pool::new(sync_fds(&store, mode), acks);
+        let shared = Arc::new(Shared::new());
         let lead = Leader {
             pace: Pace::new(COMMIT_TARGET, mode.min_interval),
             marked_at: Instant::now(),
             store,
             rx,
             mode,
+            shared: shared.clone(),
         };
         let threads = Committers::start(pool, lead, "pd-writer")?;
         Ok(Writer {
@@ -112,15 +123,28 @@ impl Writer {
             threads: Some(threads),
             done,
             pending,
+            held: Held::default(),
+            shared,
+            busy: false,
+            next: None,
         })
     }
 
-    /// Called on the loop's turns: a standby takes over the writing when
-    /// the writer's fdatasync is slow (`driver::syncers`).
-    pub fn watch(&self) {
+    /// At the end of each loop turn, with whether the next turn sleeps out
+    /// the loop's pace (`busy`) or waits on the socket, and when that turn
+    /// is due: send the held jobs if this turn end is the one nearest the
+    /// writer's next group or the loop is not busy (`driver::hold`); and a
+    /// standby takes over the writing when the writer's fdatasync is slow
+    /// (`driver::syncers`). False if the writer has stopped.
+    pub fn turn_ended(&mut self, busy: bool, next: Option<Instant>) -> bool {
+        self.busy = busy;
+        self.next = next;
+        self.shared.set_busy(busy);
+        let sent = self.release();
         if let Some(t) = &self.threads {
             t.watch();
         }
+        sent
     }
 
     /// How long the writer's fdatasyncs took so far (`pd-server stats`).
@@ -138,20 +162,42 @@ impl Writer {
         self.pending.load(Ordering::SeqCst) == 0 && self.done.is_empty()
     }
 
-    /// Queue a job; false if the writer has stopped.
-    pub fn submit(&self, job: Job) -> bool {
-        let Some(tx) = &self.tx else { return false };
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        if tx.send(job).is_err() {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
+    /// Queue a job: held for the next group while the loop is busy, sent
+    /// at once otherwise; false if the writer has stopped.
+    pub fn submit(&mut self, job: Job) -> bool {
+        if self.tx.is_none() {
             return false;
         }
-        true
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.held.push(job);
+        self.release()
+    }
+
+    /// Send the held jobs that are due; false if the writer has stopped.
+    fn release(&mut self) -> bool {
+        let jobs = self
+            .held
+            .release(self.busy, Instant::now(), self.shared.due(), self.next);
+        self.send(jobs)
+    }
+
+    fn send(&mut self, jobs: Vec<Job>) -> bool {
+        let mut ok = true;
+        for job in jobs {
+            let sent = self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+            if !sent {
+                self.pending.fetch_sub(1, Ordering::SeqCst);
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// Let the writer finish every queued job and stop; returns what it
     /// reported that the loop has not read yet.
     pub fn finish(&mut self) -> Vec<Done> {
+        let held = self.held.take_all();
+        self.send(held);
         self.tx = None;
         if let Some(mut t) = self.threads.take() {
             t.join();
@@ -226,6 +272,7 @@ struct Leader {
     pace: Pace,
     marked_at: Instant,
     mode: Mode,
+    shared: Arc<Shared>,
 }
 
 impl Lead<Group, Acks> for Leader {
@@ -235,7 +282,7 @@ impl Lead<Group, Acks> for Leader {
         if self.marked_at.elapsed() >= MARK_EVERY {
             save_mark(&self.store, pool, &mut self.marked_at);
         }
-        let mut jobs = match next_group(&self.rx, self.pace.due(), MARK_EVERY) {
+        let mut jobs = match next_group(&self.rx, self.pace.due(), MARK_EVERY, &self.shared) {
             Next::Group(jobs) => jobs,
             Next::Idle => {
                 save_mark(&self.store, pool, &mut self.marked_at);
@@ -262,6 +309,7 @@ impl Lead<Group, Acks> for Leader {
                 let end = Instant::now();
                 self.pace
                     .taken(puts.len() + forgets.len(), end, end - start);
+                self.shared.set_due(self.pace.due());
                 pool.written(count, group);
                 if self.mode.durable {
                     return Step::Sync;
@@ -314,9 +362,19 @@ enum Next {
 /// then before looking at the queue, and block on it only when nothing
 /// came meanwhile: one wake-up per group, and a sleeping writer costs the
 /// loop no wake-up per queued job (it would, waiting on the channel).
-fn next_group(rx: &mpsc::Receiver<Job>, due: Option<Instant>, idle: Duration) -> Next {
-    if let Some(left) = due.and_then(|t| t.checked_duration_since(Instant::now())) {
-        std::thread::sleep(left);
+/// While the loop is busy it holds its jobs until `due` and sends them at
+/// the end of a turn (`driver::hold`): then block on the queue at once, so
+/// the group closes when that turn ends, not on a timer of its own. A job
+/// that comes before `due` all the same (the loop went quiet) still waits
+/// it out.
+fn next_group(
+    rx: &mpsc::Receiver<Job>,
+    due: Option<Instant>,
+    idle: Duration,
+    shared: &Shared,
+) -> Next {
+    if !shared.busy() {
+        sleep_until(due);
     }
     let first = match rx.try_recv() {
         Ok(j) => j,
@@ -327,9 +385,16 @@ fn next_group(rx: &mpsc::Receiver<Job>, due: Option<Instant>, idle: Duration) ->
             Err(RecvTimeoutError::Disconnected) => return Next::Closed,
         },
     };
+    sleep_until(due);
     let mut jobs = vec![first];
     gather(rx, &mut jobs);
     Next::Group(jobs)
+}
+
+fn sleep_until(due: Option<Instant>) {
+    if let Some(left) = due.and_then(|t| t.checked_duration_since(Instant::now())) {
+        std::thread::sleep(left);
+    }
 }
 
 /// Take every job already queued. A job with deletions ends the group:
@@ -436,7 +501,7 @@ mod tests {
             tx
         });
         let due = Some(start + Duration::from_millis(50));
-        let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5)) else {
+        let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5), &Shared::new()) else {
             panic!("no group");
         };
         assert_eq!(g.len(), 2, "the job queued during the interval joins");
@@ -450,18 +515,80 @@ mod tests {
             tx
         });
         let start = Instant::now();
-        let Next::Group(g) = next_group(&rx, None, Duration::from_secs(5)) else {
+        let Next::Group(g) = next_group(&rx, None, Duration::from_secs(5), &Shared::new()) else {
             panic!("no group");
         };
         assert_eq!(g.len(), 1);
         assert!(start.elapsed() >= Duration::from_millis(20));
         let tx = t.join().unwrap();
-        let idle = next_group(&rx, None, Duration::from_millis(10));
+        let idle = next_group(&rx, None, Duration::from_millis(10), &Shared::new());
         assert!(matches!(idle, Next::Idle));
         drop(tx);
         assert!(matches!(
-            next_group(&rx, None, Duration::from_millis(10)),
+            next_group(&rx, None, Duration::from_millis(10), &Shared::new()),
             Next::Closed
         ));
+    }
+
+    /// This thread's voluntary context switches so far.
+    fn switches() -> u64 {
+        let s = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// Wait for a group due in 30 ms whose jobs come at 40 ms; the
+    /// writer's wake-ups meanwhile.
+    fn wakeups(busy: bool) -> u64 {
+        let shared = Shared::new();
+        shared.set_busy(busy);
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        let due = Some(start + Duration::from_millis(30));
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(40));
+            tx.send(job(false)).unwrap();
+            tx
+        });
+        let before = switches();
+        let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5), &shared) else {
+            panic!("no group");
+        };
+        let n = switches() - before;
+        assert_eq!(g.len(), 1);
+        assert!(start.elapsed() >= Duration::from_millis(40));
+        drop(t.join().unwrap());
+        n
+    }
+
+    #[test]
+    fn while_the_loop_is_busy_the_writer_waits_on_the_queue_not_a_timer() {
+        // Busy: the loop sends once the group is due; one wake-up (the
+        // queue's), not the timer's and then the queue's.
+        let (busy, quiet) = (wakeups(true), wakeups(false));
+        assert!(busy < quiet, "busy {busy}, quiet {quiet}");
+        // A job sent early all the same (the loop went quiet) waits out the
+        // due time: the group still gathers what comes meanwhile.
+        let shared = Shared::new();
+        shared.set_busy(true);
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        let due = Some(start + Duration::from_millis(50));
+        tx.send(job(false)).unwrap();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            tx.send(job(false)).unwrap();
+            tx
+        });
+        let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5), &shared) else {
+            panic!("no group");
+        };
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert_eq!(g.len(), 2, "the job sent during the wait joins");
+        drop(t.join().unwrap());
     }
 }
