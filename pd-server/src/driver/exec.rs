@@ -54,8 +54,8 @@ impl Daemon {
             replies,
             after,
         };
-        if !self.writer.submit(job) && self.fatal.is_none() {
-            self.fatal = Some("the lease writer stopped".into());
+        if !self.writer.submit(job) {
+            self.writer_stopped();
         }
     }
 

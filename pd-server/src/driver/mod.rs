@@ -214,7 +214,12 @@ impl Daemon {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => fx = self.reload(),
-                Some(done) = self.writer.done.recv() => self.on_done(done).await,
+                Some(done) = self.writer.done.recv() => {
+                    // Route changes may wait on a full queue: nothing held
+                    // waits with them (`driver::hold`).
+                    self.flush_held();
+                    self.on_done(done).await
+                }
                 _ = &mut timer, if armed.is_some() => {
                     let now = self.now();
                     fx = self.engine.handle_timeout(now);
@@ -230,6 +235,8 @@ impl Daemon {
                 }
                 c = self.control.accept() => {
                     if let Ok((stream, _)) = c {
+                        // A slow control client must not hold Replies.
+                        self.flush_held();
                         self.control_request(stream).await;
                     }
                 }
@@ -260,8 +267,8 @@ impl Daemon {
             // A busy loop's jobs wait for the writer's next group
             // (`driver::hold`).
             let next = hot.then(|| pace.due()).flatten();
-            if !self.writer.turn_ended(hot, next) && self.fatal.is_none() {
-                self.fatal = Some("the lease writer stopped".into());
+            if !self.writer.turn_ended(hot, next) {
+                self.writer_stopped();
             }
             if self.fatal.is_some() {
                 break;
@@ -329,6 +336,19 @@ impl Daemon {
         let bytes = buf.get(..info.len).unwrap_or_default();
         let now = self.now();
         fx.extend(self.engine.handle_datagram(now, &rx, bytes));
+    }
+
+    /// Send what the writer's queue holds before waiting on something else.
+    fn flush_held(&mut self) {
+        if !self.writer.flush_held() {
+            self.writer_stopped();
+        }
+    }
+
+    fn writer_stopped(&mut self) {
+        if self.fatal.is_none() {
+            self.fatal = Some("the lease writer stopped".into());
+        }
     }
 
     /// A report of the lease writer.

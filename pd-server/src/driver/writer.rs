@@ -7,7 +7,9 @@
 //! waits, so that one fdatasync (40–100 µs of CPU on a virtio disk) covers
 //! more Requests: until about `COMMIT_TARGET` records are expected at the
 //! rate it sees, never longer than `min_interval` after its last write
-//! (`pace`); an isolated Request is written at once. The writer then
+//! (`pace`); an isolated Request is written at once. While the loop is
+//! busy it holds its jobs and sends them at the turn end nearest that due
+//! time, so the group closes right after a turn (`driver::hold`). The writer then
 //! fdatasyncs the group itself and sends its Replies; when that sync is
 //! slow, a standby thread takes over the writing (`driver::syncers`), so a
 //! slow fdatasync holds up only the Requests it covers. The loop thread
@@ -26,7 +28,7 @@ use pd_core::wire;
 use tokio::sync::mpsc as amsc;
 
 use super::histogram::Summary;
-use super::hold::{Held, Shared};
+use super::hold::{Outbox, Shared};
 use super::pace::Pace;
 use super::syncers::{Committers, Flush, Lead, Pool, Sink, Step};
 use crate::engine::Effect;
@@ -66,20 +68,14 @@ pub struct Mode {
 
 /// Handle on the writer threads.
 pub struct Writer {
-    tx: Option<mpsc::Sender<Job>>,
+    /// The queue to the writer threads, with the jobs the loop holds for
+    /// the next group (`driver::hold`).
+    out: Outbox<Job>,
     threads: Option<Committers<Group, Acks, Leader>>,
     /// Completions, for the loop's select.
     pub done: amsc::UnboundedReceiver<Done>,
     /// Jobs submitted and not finished (held ones too).
     pending: Arc<AtomicUsize>,
-    /// Jobs the loop holds for the next group (`driver::hold`).
-    held: Held<Job>,
-    /// The next group's due time and the loop's state, shared with the lead.
-    shared: Arc<Shared>,
-    /// The loop's next turn sleeps out its pace (it will end soon), ...
-    busy: bool,
-    /// ... and is due then.
-    next: Option<Instant>,
 }
 
 /// How often an idle writer raises the record-count mark (only the writer
@@ -119,32 +115,31 @@ impl Writer {
         };
         let threads = Committers::start(pool, lead, "pd-writer")?;
         Ok(Writer {
-            tx: Some(tx),
+            out: Outbox::new(tx, pending.clone(), shared),
             threads: Some(threads),
             done,
             pending,
-            held: Held::default(),
-            shared,
-            busy: false,
-            next: None,
         })
     }
 
     /// At the end of each loop turn, with whether the next turn sleeps out
-    /// the loop's pace (`busy`) or waits on the socket, and when that turn
-    /// is due: send the held jobs if this turn end is the one nearest the
-    /// writer's next group or the loop is not busy (`driver::hold`); and a
+    /// the loop's pace until `next` (`busy`) or waits on the socket: send
+    /// the held jobs if this turn end is the one nearest the writer's next
+    /// group, or past it, or the loop is not busy (`driver::hold`); and a
     /// standby takes over the writing when the writer's fdatasync is slow
     /// (`driver::syncers`). False if the writer has stopped.
     pub fn turn_ended(&mut self, busy: bool, next: Option<Instant>) -> bool {
-        self.busy = busy;
-        self.next = next;
-        self.shared.set_busy(busy);
-        let sent = self.release();
+        let sent = self.out.turn_ended(busy, next);
         if let Some(t) = &self.threads {
             t.watch();
         }
         sent
+    }
+
+    /// Send the held jobs now: the loop is about to wait on something other
+    /// than its next turn. False if the writer has stopped.
+    pub fn flush_held(&mut self) -> bool {
+        self.out.flush()
     }
 
     /// How long the writer's fdatasyncs took so far (`pd-server stats`).
@@ -162,43 +157,17 @@ impl Writer {
         self.pending.load(Ordering::SeqCst) == 0 && self.done.is_empty()
     }
 
-    /// Queue a job: held for the next group while the loop is busy, sent
-    /// at once otherwise; false if the writer has stopped.
+    /// Queue a job: held for the next group while the loop is busy and
+    /// the group is not due, sent at once otherwise (`driver::hold`);
+    /// false if the writer has stopped.
     pub fn submit(&mut self, job: Job) -> bool {
-        if self.tx.is_none() {
-            return false;
-        }
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        self.held.push(job);
-        self.release()
-    }
-
-    /// Send the held jobs that are due; false if the writer has stopped.
-    fn release(&mut self) -> bool {
-        let jobs = self
-            .held
-            .release(self.busy, Instant::now(), self.shared.due(), self.next);
-        self.send(jobs)
-    }
-
-    fn send(&mut self, jobs: Vec<Job>) -> bool {
-        let mut ok = true;
-        for job in jobs {
-            let sent = self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok());
-            if !sent {
-                self.pending.fetch_sub(1, Ordering::SeqCst);
-                ok = false;
-            }
-        }
-        ok
+        self.out.submit(job)
     }
 
     /// Let the writer finish every queued job and stop; returns what it
     /// reported that the loop has not read yet.
     pub fn finish(&mut self) -> Vec<Done> {
-        let held = self.held.take_all();
-        self.send(held);
-        self.tx = None;
+        self.out.close();
         if let Some(mut t) = self.threads.take() {
             t.join();
         }
@@ -362,11 +331,12 @@ enum Next {
 /// then before looking at the queue, and block on it only when nothing
 /// came meanwhile: one wake-up per group, and a sleeping writer costs the
 /// loop no wake-up per queued job (it would, waiting on the channel).
-/// While the loop is busy it holds its jobs until `due` and sends them at
-/// the end of a turn (`driver::hold`): then block on the queue at once, so
-/// the group closes when that turn ends, not on a timer of its own. A job
-/// that comes before `due` all the same (the loop went quiet) still waits
-/// it out.
+/// While the loop is busy it holds its jobs and sends them at the turn end
+/// nearest `due` (`driver::hold`): then block on the queue at once and
+/// commit what comes, early or not, so the group closes when that turn
+/// ends, with the loop's send as its one wake-up. A job that comes from a
+/// loop gone quiet (it clears the busy flag before it sends) waits out
+/// `due` as under the timer.
 fn next_group(
     rx: &mpsc::Receiver<Job>,
     due: Option<Instant>,
@@ -385,7 +355,9 @@ fn next_group(
             Err(RecvTimeoutError::Disconnected) => return Next::Closed,
         },
     };
-    sleep_until(due);
+    if !shared.busy() {
+        sleep_until(due);
+    }
     let mut jobs = vec![first];
     gather(rx, &mut jobs);
     Next::Group(jobs)
@@ -541,16 +513,16 @@ mod tests {
             .unwrap()
     }
 
-    /// Wait for a group due in 30 ms whose jobs come at 40 ms; the
+    /// Wait for a group due in 10 ms whose job comes at 200 ms; the
     /// writer's wake-ups meanwhile.
     fn wakeups(busy: bool) -> u64 {
         let shared = Shared::new();
         shared.set_busy(busy);
         let (tx, rx) = mpsc::channel();
         let start = Instant::now();
-        let due = Some(start + Duration::from_millis(30));
+        let due = Some(start + Duration::from_millis(10));
         let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(40));
+            std::thread::sleep(Duration::from_millis(200));
             tx.send(job(false)).unwrap();
             tx
         });
@@ -560,35 +532,52 @@ mod tests {
         };
         let n = switches() - before;
         assert_eq!(g.len(), 1);
-        assert!(start.elapsed() >= Duration::from_millis(40));
+        assert!(start.elapsed() >= Duration::from_millis(200));
         drop(t.join().unwrap());
         n
     }
 
     #[test]
     fn while_the_loop_is_busy_the_writer_waits_on_the_queue_not_a_timer() {
-        // Busy: the loop sends once the group is due; one wake-up (the
-        // queue's), not the timer's and then the queue's.
+        // Busy: the loop sends at the turn end nearest the due time; one
+        // wake-up (the queue's), not the timer's and then the queue's.
         let (busy, quiet) = (wakeups(true), wakeups(false));
         assert!(busy < quiet, "busy {busy}, quiet {quiet}");
-        // A job sent early all the same (the loop went quiet) waits out the
-        // due time: the group still gathers what comes meanwhile.
+    }
+
+    /// Jobs sent 10 and 30 ms into a wait for a group due at 50 ms: how long the
+    /// writer took to take them, and how many it took.
+    fn early(busy: bool) -> (Duration, usize) {
         let shared = Shared::new();
-        shared.set_busy(true);
+        shared.set_busy(busy);
         let (tx, rx) = mpsc::channel();
         let start = Instant::now();
         let due = Some(start + Duration::from_millis(50));
-        tx.send(job(false)).unwrap();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(10));
+            tx.send(job(false)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
             tx.send(job(false)).unwrap();
             tx
         });
         let Next::Group(g) = next_group(&rx, due, Duration::from_secs(5), &shared) else {
             panic!("no group");
         };
-        assert!(start.elapsed() >= Duration::from_millis(50));
-        assert_eq!(g.len(), 2, "the job sent during the wait joins");
+        let took = start.elapsed();
         drop(t.join().unwrap());
+        (took, g.len())
+    }
+
+    #[test]
+    fn a_busy_loops_early_send_is_committed_at_once_a_quiet_loops_waits() {
+        // Busy: the loop chose this turn end as the nearest one; the group
+        // closes now, with the first job.
+        let (took, n) = early(true);
+        assert!(took < Duration::from_millis(50), "{took:?}");
+        assert_eq!(n, 1);
+        // Quiet: the pace is waited out and gathers the second job too.
+        let (took, n) = early(false);
+        assert!(took >= Duration::from_millis(50), "{took:?}");
+        assert_eq!(n, 2, "the job sent during the wait joins");
     }
 }
